@@ -1,0 +1,224 @@
+"""The ``convprop`` command line: thin over the library.
+
+Exit codes: 0 success; 1 a failure while running (divergence, a file that cannot be
+written); 2 bad input found before work starts (a flag, a data folder, a checkpoint);
+130 interrupted (a checkpoint was written; the message says how to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import convprop
+from convprop.checkpoint import CheckpointError, load_checkpoint
+from convprop.data import DATASETS, DatasetNotFoundError, IdxError, load_dataset
+from convprop.models import MODELS
+from convprop.report import OutputExists, check_out_dir
+from convprop.train import OPTIMIZERS, SCHEDULES, Interrupted, TrainConfig, resume_config, train
+
+BAD_INPUT = (
+    ValueError,
+    DatasetNotFoundError,
+    IdxError,
+    CheckpointError,
+    OutputExists,
+    FileNotFoundError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+class BadInput(Exception):
+    """Raised by a command for input it rejects before starting work (exit code 2)."""
+
+
+class _validating:
+    """``with _validating():`` turns the errors of bad input into :class:`BadInput`."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        if error is not None and isinstance(error, BAD_INPUT):
+            raise BadInput(str(error)) from error
+        return False
+
+
+def _train_flags(p: argparse.ArgumentParser) -> None:
+    d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    p.add_argument("--dataset", choices=DATASETS, help=f"data set (default {d['dataset']})")
+    p.add_argument("--data-dir", help="folder with the IDX files (mnist, fashion-mnist)")
+    p.add_argument("--model", choices=sorted(MODELS), help=f"model (default {d['model']})")
+    p.add_argument("--epochs", type=int, help=f"passes over the training set ({d['epochs']})")
+    p.add_argument("--batch-size", type=int, help=f"examples per step ({d['batch_size']})")
+    p.add_argument("--lr", type=float, help=f"learning rate ({d['lr']})")
+    p.add_argument("--momentum", type=float, help=f"momentum in [0, 1) ({d['momentum']})")
+    p.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    p.add_argument(
+        "--momentum-form",
+        choices=("pytorch", "classical"),
+        help="SGD convention (default pytorch)",
+    )
+    p.add_argument("--weight-decay", type=float, help=f"L2 penalty ({d['weight_decay']})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer ({d['optimizer']})")
+    p.add_argument("--schedule", choices=SCHEDULES, help="per-epoch lr schedule (none)")
+    p.add_argument("--step-size", type=int, help="epochs between drops, schedule=step (5)")
+    p.add_argument("--gamma", type=float, help="lr factor per drop, schedule=step (0.1)")
+    p.add_argument("--seed", type=int, help=f"weights and batch order ({d['seed']})")
+    p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields that were given on the command line."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
+    given = {**(defaults or {}), **_given(args)}
+    with _validating():
+        if args.resume:
+            config = resume_config(load_checkpoint(args.resume).config, given)
+            out = Path(args.out) if args.out else Path(args.resume).parent
+        else:
+            config = TrainConfig(**given)
+            out = Path(args.out or "runs/train")
+        config.validate()
+        check_out_dir(out, overwrite=args.overwrite, resuming=bool(args.resume))
+        split = load_dataset(config.dataset, config.data_dir)
+        if config.batch_size > len(split.train):
+            raise ValueError(
+                f"--batch-size {config.batch_size} is larger than the training "
+                f"set ({len(split.train)} examples)"
+            )
+    try:
+        summary = train(config, out, resume=args.resume, split=split)
+    except Interrupted as stop:
+        print(
+            f"\ninterrupted: checkpoint written to {stop.checkpoint}; resume with\n"
+            f"  convprop train --resume {stop.checkpoint}",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"test accuracy {100 * summary['test_accuracy']:.2f}% after {summary['epochs']} "
+        f"epochs ({summary['train_seconds']:.1f} s, {summary['examples_per_second']:,.0f} "
+        f"img/s); results in {out}/ (metrics.csv, summary.json, model.npz, curves.png)"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    print(
+        "convprop demo: the cnn model (3x3 true-convolution layers) on the 1,797 8x8 "
+        "digits, SGD with momentum 0.9"
+    )
+    args.overwrite, args.resume, args.out = True, None, args.out or "runs/demo"
+    return cmd_train(
+        args,
+        defaults=dict(
+            dataset="digits",
+            model="cnn",
+            epochs=12,
+            batch_size=32,
+            lr=0.05,
+            momentum=0.9,
+            schedule="cosine",
+        ),
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from convprop.evaluate import model_from_checkpoint, report
+
+    with _validating():
+        ckpt = load_checkpoint(args.checkpoint)
+        split = load_dataset(
+            args.dataset or ckpt.config["dataset"], args.data_dir or ckpt.config.get("data_dir")
+        )
+        model_from_checkpoint(ckpt, split)  # fails here, named, if the shapes do not fit
+    report(ckpt, split, Path(args.checkpoint), Path(args.out) if args.out else None)
+    return 0
+
+
+def cmd_exam(args: argparse.Namespace) -> int:
+    from convprop.experiments.exam import run_exam
+
+    return run_exam(json_output=args.json, seed=args.seed)
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
+    "train": (cmd_train, "train a classifier by mini-batch SGD on the cross-entropy"),
+    "demo": (cmd_demo, "the main job: train the cnn on the bundled digits"),
+    "evaluate": (cmd_evaluate, "accuracy and confusion matrix of a checkpoint"),
+    "exam": (cmd_exam, "work the seed's exam questions on real arrays"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convprop", description="Deep learning from first principles on NumPy."
+    )
+    parser.add_argument("--version", action="version", version=f"convprop {convprop.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks on errors",
+        )
+        if name in ("train", "demo"):
+            _train_flags(p)
+            p.add_argument("--out", help="folder for the results (train: runs/train)")
+        if name == "train":
+            p.add_argument("--resume", metavar="CHECKPOINT", help="continue from model.npz")
+            p.add_argument(
+                "--overwrite", action="store_true", help="replace the results already in --out"
+            )
+        if name == "evaluate":
+            p.add_argument("checkpoint", help="a model.npz written by convprop train")
+            p.add_argument("--dataset", choices=DATASETS, help="default: the run's data set")
+            p.add_argument("--data-dir", help="folder with the IDX files")
+            p.add_argument("--out", help="folder for confusion.png (default: beside it)")
+        if name == "exam":
+            p.add_argument("--json", action="store_true", help="print a JSON list")
+            p.add_argument("--seed", type=int, default=0, help="seed of the arrays (0)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handler = COMMANDS[args.command][0]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BadInput as error:
+        return _fail(args, error, 2)
+    except Exception as error:  # a failure while running: one line, traceback on --debug
+        return _fail(args, error, 1)
+
+
+def _fail(args: argparse.Namespace, error: BaseException, code: int) -> int:
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+    print(f"convprop {args.command}: error: {error}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

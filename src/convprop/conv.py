@@ -1,0 +1,683 @@
+"""The seed's 2-D convolution layer: forward F and back-propagation G on plain NumPy arrays.
+
+Notation (midterm II, question 2): input ``z``, kernel ``w``, output ``x = F(z, w)``, error
+``eps = dL/dx``, and ``(delta, g_w) = G(eps, z, w)`` with ``delta = G_delta(eps, w) = dL/dz`` (the
+adjoint of F in ``z``) and ``g_w = G_gw(eps, z) = dL/dw`` (the adjoint of F in ``w``). Both are
+defined by the dot-product identity ``<F(z, w), eps> = <z, G_delta(eps, w)> = <w, G_gw(eps, z)>``.
+
+Two kinds of convolution; every function takes ``kind=``:
+
+* ``"convolution"`` (the default, the seed's choice): true convolution, kernel flipped. For the
+  seed's 3x3 kernel, "valid", stride 1 (so ``k - 1 = 2``), and eps zero outside its 126x126 range::
+
+      F:        x(j1, j2)     = sum_{k1,k2} w(k1, k2) z(j1 + 2 - k1, j2 + 2 - k2)
+      G_delta:  delta(n1, n2) = sum_{k1,k2} w(k1, k2) eps(n1 - 2 + k1, n2 - 2 + k2)
+      G_gw:     g_w(k1, k2)   = sum_{j1,j2} eps(j1, j2) z(j1 + 2 - k1, j2 + 2 - k2)
+
+  ``F`` equals ``scipy.signal.convolve2d(z, w, "valid")``. ``delta`` is the zero-padded eps
+  (``k - 1`` on each side) correlated with w, which is ``convolve2d(eps, w, "full")``.
+* ``"correlation"``: what ``torch.nn.functional.conv2d`` computes (cross-correlation)::
+
+      F:        x(j1, j2)     = sum_{k1,k2} w(k1, k2) z(j1 + k1, j2 + k2)
+      G_delta:  delta(n1, n2) = sum_{k1,k2} w(k1, k2) eps(n1 - k1, n2 - k2)
+      G_gw:     g_w(k1, k2)   = sum_{j1,j2} eps(j1, j2) z(j1 + k1, j2 + k2)
+
+The seed's written solution differs in two places. Its Q2.4 writes ``eps(j1 + k1, j2 + k2)`` and
+so drops the ``k - 1 = 2`` offset. Its Q2.5 is the correlation gradient above, which is the flip
+``g_w(2 - k1, 2 - k2)`` of the gradient for the convolution it set out to differentiate. The
+functions here implement the formulas above, which the tests check against the dot-product
+identity, central differences and torch autograd.
+
+In general, with stride ``s``, dilation ``d`` and the zero-padded input ``zp``, the correlation is
+``x[n, o, i, j] = sum_{c, a, b} w[o, c, a, b] zp[n, c, s*i + d*a, s*j + d*b]``. True convolution
+is that correlation with the kernel flipped on both spatial axes, and ``g_w`` is flipped back.
+
+Arrays are a single image ``(H, W)`` with kernel ``(kh, kw)``, or a batch ``(N, C_in, H, W)`` with
+kernels ``(C_out, C_in, kh, kw)`` (PyTorch's NCHW / OIHW). Three engines compute the same numbers:
+``"direct"`` (a loop over the kh*kw kernel taps, each a shifted multiply-add or channel matmul),
+``"im2col"`` (one patch matrix and one BLAS product) and ``"fft"`` (``numpy.fft.rfft2``). ``"auto"``
+chooses one from the shape (see ``_choose_method``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+__all__ = [
+    "conv2d",
+    "conv2d_adjoint_input",
+    "conv2d_adjoint_weight",
+    "conv2d_backward",
+    "conv2d_output_shape",
+    "conv2d_padding",
+]
+
+KINDS = ("convolution", "correlation")
+METHODS = ("auto", "direct", "im2col", "fft")
+PADDINGS = ("valid", "same", "full")
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+# ------------------------------------------------------------------ the shape rule
+
+
+def conv2d_padding(
+    padding: int | tuple | str,
+    kernel_shape: tuple[int, ...],
+    *,
+    stride: int | tuple[int, int] = 1,
+    dilation: int | tuple[int, int] = 1,
+    kind: str = "convolution",
+) -> Pads:
+    """Resolve ``padding`` to ``((top, bottom), (left, right))`` zero rows and columns.
+
+    ``padding`` is an int, a symmetric pair ``(ph, pw)``, a pair of pairs, or a string: ``"valid"``
+    (none), ``"full"`` (``d*(k-1)`` on each side) or ``"same"`` (stride 1 only; total ``d*(k-1)``,
+    so the output has the input's size). For an even total, "same" puts the extra row/column where
+    scipy does: after (bottom/right) for ``kind="correlation"`` (as PyTorch), before (top/left)
+    for ``kind="convolution"``; either way the kernel's centre is its element ``k // 2``.
+    """
+    kh, kw = _kernel_hw(kernel_shape)
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    _check_kind(kind)
+    if not isinstance(padding, str):
+        return _explicit_pads(padding)
+    if padding not in PADDINGS:
+        raise ValueError(
+            f"padding must be an int, a pair, a pair of pairs or one of {PADDINGS}, "
+            f"got {padding!r}"
+        )
+    th, tw = dh * (kh - 1), dw * (kw - 1)
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "full":
+        return (th, th), (tw, tw)
+    if (sh, sw) != (1, 1):
+        raise ValueError(f"padding='same' needs stride 1, got stride {(sh, sw)}")
+    if kind == "correlation":
+        return (th // 2, th - th // 2), (tw // 2, tw - tw // 2)
+    return (th - th // 2, th // 2), (tw - tw // 2, tw // 2)
+
+
+def conv2d_output_shape(
+    input_shape: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple | str = "valid",
+    dilation: int | tuple[int, int] = 1,
+) -> tuple[int, ...]:
+    """Shape of ``x = F(z, w)``, per axis ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``.
+
+    Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C, kh, kw) -> (N, O, Ho, Wo)``.
+    """
+    if len(input_shape) != len(kernel_shape) or len(input_shape) not in (2, 4):
+        raise ValueError(
+            "expected input and kernel shapes (H, W), (kh, kw) or (N, C_in, H, W), "
+            f"(C_out, C_in, kh, kw), got {tuple(input_shape)} and {tuple(kernel_shape)}"
+        )
+    four = len(input_shape) == 4
+    zs = tuple(input_shape) if four else (1, 1, *input_shape)
+    ws = tuple(kernel_shape) if four else (1, 1, *kernel_shape)
+    g = _geometry(zs, ws, stride, padding, dilation, "correlation")
+    return (g.n, g.o, g.ho, g.wo) if four else (g.ho, g.wo)
+
+
+# ------------------------------------------------------------------ F and G
+
+
+def conv2d(
+    z: np.ndarray,
+    w: np.ndarray,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple | str = "valid",
+    dilation: int | tuple[int, int] = 1,
+    kind: str = "convolution",
+    method: str = "auto",
+) -> np.ndarray:
+    """F: ``x = z * w``, true convolution (kernel flipped) by default, correlation on request.
+
+    ``x[n, o, i, j] = sum_{c, a, b} w'[o, c, a, b] zp[n, c, s*i + d*a, s*j + d*b]`` with ``zp`` the
+    zero-padded ``z`` and ``w' = w`` for ``kind="correlation"`` (``torch.nn.functional.conv2d``) or
+    ``w`` flipped on both spatial axes for ``kind="convolution"`` (``scipy.signal.convolve2d``).
+
+    Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C, kh, kw) -> (N, O, Ho, Wo)``,
+    with ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``; valid, stride 1: ``Ho = H - kh + 1``.
+    """
+    (z, w), dtype, single = _prepare([("z", z), ("w", w)], kernel=w)
+    g = _geometry(z.shape, w.shape, stride, padding, dilation, kind)
+    engine = _ENGINES[_choose_method(method, g)]
+    x = engine.forward(z, _oriented(w, kind), g)
+    return _finish(x, dtype, single)
+
+
+def conv2d_adjoint_input(
+    eps: np.ndarray,
+    w: np.ndarray,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple | str = "valid",
+    dilation: int | tuple[int, int] = 1,
+    kind: str = "convolution",
+    method: str = "auto",
+) -> np.ndarray:
+    """G_delta: ``delta = dL/dz``, the adjoint of ``z -> F(z, w)`` applied to ``eps``.
+
+    Valid, stride 1: ``delta = pad(eps, k - 1) (star) w``, i.e. eps zero-padded by ``k - 1`` on
+    each side and correlated with ``w`` (kind="convolution") or convolved with it
+    (kind="correlation"). In general ``delta[n, c, s*i + d*a - pt, s*j + d*b - pl] +=
+    w'[o, c, a, b] eps[n, o, i, j]``, ``w'`` as in :func:`conv2d`.
+
+    With stride > 1 several input sizes give the same output size; ``input_shape`` (``(H, W)``
+    or ``(N, C, H, W)``) picks one, by default the smallest, ``H = (Ho-1)*s + d*(kh-1) + 1 - pt - pb``.
+
+    Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C, kh, kw) -> (N, C, H, W)``.
+    """
+    (eps, w), dtype, single = _prepare([("eps", eps), ("w", w)], kernel=w)
+    if eps.shape[1] != w.shape[0]:
+        raise ValueError(
+            f"channel mismatch: eps has {eps.shape[1]} channels, w has C_out={w.shape[0]}"
+        )
+    zs = _input_shape(input_shape, eps.shape, w.shape, stride, padding, dilation, kind, single)
+    g = _geometry(zs, w.shape, stride, padding, dilation, kind)
+    _check_eps(eps, g)
+    delta = _ENGINES[_choose_method(method, g)].adjoint_input(eps, _oriented(w, kind), g)
+    return _finish(delta, dtype, single)
+
+
+def conv2d_adjoint_weight(
+    eps: np.ndarray,
+    z: np.ndarray,
+    *,
+    kernel_shape: tuple[int, ...] | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple | str = "valid",
+    dilation: int | tuple[int, int] = 1,
+    kind: str = "convolution",
+    method: str = "auto",
+) -> np.ndarray:
+    """G_gw: ``g_w = dL/dw``, the adjoint of ``w -> F(z, w)`` applied to ``eps``.
+
+    Correlation: ``g_w[o, c, a, b] = sum_{n, i, j} eps[n, o, i, j] zp[n, c, s*i + d*a, s*j + d*b]``,
+    i.e. ``g_w = zp (star) eps``; convolution: that array flipped on both spatial axes.
+
+    ``kernel_shape`` (``(kh, kw)`` or ``(O, C, kh, kw)``) is inferred when eps and z determine it
+    (e.g. stride 1 with an int or "valid"/"full" padding) and required otherwise.
+
+    Shape: ``(Ho, Wo), (H, W) -> (kh, kw)`` or ``(N, O, Ho, Wo), (N, C, H, W) -> (O, C, kh, kw)``.
+    """
+    (eps, z), dtype, single = _prepare([("eps", eps), ("z", z)], kernel=None)
+    if eps.shape[0] != z.shape[0]:
+        raise ValueError(f"batch mismatch: eps has N={eps.shape[0]}, z has N={z.shape[0]}")
+    ws = _kernel_shape(kernel_shape, eps.shape, z.shape, stride, padding, dilation, single)
+    g = _geometry(z.shape, ws, stride, padding, dilation, kind)
+    _check_eps(eps, g)
+    g_w = _ENGINES[_choose_method(method, g)].adjoint_weight(eps, z, g)
+    return _finish(_oriented(g_w, kind), dtype, single)
+
+
+def conv2d_backward(
+    eps: np.ndarray, z: np.ndarray, w: np.ndarray, **options
+) -> tuple[np.ndarray, np.ndarray]:
+    """G: ``(delta, g_w) = (G_delta(eps, w), G_gw(eps, z))`` for ``x = F(z, w)``.
+
+    Takes the keyword options of :func:`conv2d`. Shape: ``eps`` as ``F(z, w)``, ``delta`` as ``z``,
+    ``g_w`` as ``w``.
+    """
+    w = np.asarray(w)
+    z = np.asarray(z)
+    delta = conv2d_adjoint_input(eps, w, input_shape=z.shape, **options)
+    g_w = conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **options)
+    return delta, g_w
+
+
+# ------------------------------------------------------------------ checking and geometry
+
+
+class _Geometry(NamedTuple):
+    """Every size of one convolution, resolved and checked (correlation form)."""
+
+    n: int  # batch
+    c: int  # input channels
+    h: int
+    w: int
+    o: int  # output channels
+    kh: int
+    kw: int
+    sh: int  # stride
+    sw: int
+    dh: int  # dilation
+    dw: int
+    pt: int  # padding: top, bottom, left, right
+    pb: int
+    pl: int
+    pr: int
+    ho: int
+    wo: int
+
+    @property
+    def hp(self) -> int:
+        return self.h + self.pt + self.pb
+
+    @property
+    def wp(self) -> int:
+        return self.w + self.pl + self.pr
+
+    @property
+    def wide(self) -> bool:
+        """Stride 1: index output positions by flat offset i*Wp + j in the padded input."""
+        return self.sh == self.sw == 1
+
+    @property
+    def width(self) -> int:
+        return self.wp if self.wide else self.wo
+
+
+def _geometry(zs, ws, stride, padding, dilation, kind) -> _Geometry:
+    if zs[1] != ws[1]:
+        raise ValueError(f"channel mismatch: z has C_in={zs[1]} channels, w expects C_in={ws[1]}")
+    if min(zs) < 1 or min(ws) < 1:
+        raise ValueError(f"empty array: z has shape {tuple(zs)}, w has shape {tuple(ws)}")
+    (pt, pb), (pl, pr) = conv2d_padding(padding, ws, stride=stride, dilation=dilation, kind=kind)
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    hp, wp = zs[2] + pt + pb, zs[3] + pl + pr
+    eh, ew = dh * (ws[2] - 1) + 1, dw * (ws[3] - 1) + 1
+    if eh > hp or ew > wp:
+        raise ValueError(
+            f"kernel larger than input: the (dilated) kernel spans {eh}x{ew} but the padded "
+            f"input is {hp}x{wp}"
+        )
+    ho, wo = (hp - eh) // sh + 1, (wp - ew) // sw + 1
+    return _Geometry(*zs, ws[0], ws[2], ws[3], sh, sw, dh, dw, pt, pb, pl, pr, ho, wo)
+
+
+def _prepare(named, kernel):
+    """Arrays as 4-D floats of one dtype; also the output dtype and whether the input was 2-D."""
+    arrays = [_as_float(a, name) for name, a in named]
+    (first, a0), (second, a1) = (named[0][0], arrays[0]), (named[1][0], arrays[1])
+    if a0.ndim not in (2, 4) or a1.ndim != a0.ndim:
+        kshape = ("(kh, kw)", "(C_out, C_in, kh, kw)") if kernel is not None else None
+        pair = kshape or ("(H, W)", "(N, C_in, H, W)")
+        lead = "(Ho, Wo)|(N, C_out, Ho, Wo)" if first == "eps" else "(H, W)|(N, C_in, H, W)"
+        lead2, lead4 = lead.split("|")
+        raise ValueError(
+            f"wrong ndim: expected {first} {lead2} with {second} {pair[0]}, or {first} {lead4} "
+            f"with {second} {pair[1]}; got shapes {a0.shape} and {a1.shape}"
+        )
+    dtype = np.result_type(a0, a1)
+    work = np.float32 if dtype.itemsize < 4 else dtype  # float16 is computed in float32
+    single = a0.ndim == 2
+    out = [a.astype(work, copy=False) for a in (a0, a1)]
+    if single:
+        out = [a[None, None] for a in out]
+    return out, dtype, single
+
+
+def _as_float(a, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind in "biu":
+        return a.astype(np.float32)
+    if a.dtype.kind != "f":
+        raise ValueError(f"{name} must hold real numbers (float or int), got dtype {a.dtype}")
+    return a
+
+
+def _finish(a: np.ndarray, dtype, single: bool) -> np.ndarray:
+    a = a[0, 0] if single else a
+    return a.astype(dtype, copy=False)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if _is_int(value) else value
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(_is_int(v) and v > 0 for v in pair)
+    ):
+        raise ValueError(
+            f"{name} must be a positive int or a pair of positive ints, got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _explicit_pads(padding) -> Pads:
+    p = padding
+    if _is_int(p):
+        pads = ((p, p), (p, p))
+    elif isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p):
+        pads = ((p[0], p[0]), (p[1], p[1]))
+    elif (
+        isinstance(p, (tuple, list))
+        and len(p) == 2
+        and all(isinstance(q, (tuple, list)) and len(q) == 2 for q in p)
+        and all(_is_int(v) for q in p for v in q)
+    ):
+        pads = (tuple(p[0]), tuple(p[1]))
+    else:
+        raise ValueError(
+            "padding must be an int, a pair (ph, pw), a pair of pairs ((top, bottom), "
+            f"(left, right)) or one of {PADDINGS}, got {padding!r}"
+        )
+    if min(min(q) for q in pads) < 0:
+        raise ValueError(f"padding must be non-negative, got {padding!r}")
+    return (int(pads[0][0]), int(pads[0][1])), (int(pads[1][0]), int(pads[1][1]))
+
+
+def _check_kind(kind) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def _kernel_hw(kernel_shape) -> tuple[int, int]:
+    if len(kernel_shape) not in (2, 4):
+        raise ValueError(
+            f"kernel shape must be (kh, kw) or (C_out, C_in, kh, kw), got {kernel_shape}"
+        )
+    return int(kernel_shape[-2]), int(kernel_shape[-1])
+
+
+def _check_eps(eps: np.ndarray, g: _Geometry) -> None:
+    expected = (g.n, g.o, g.ho, g.wo)
+    if eps.shape != expected:
+        got, want = (eps.shape[2:], expected[2:]) if g.n == g.o == 1 else (eps.shape, expected)
+        raise ValueError(f"eps shape mismatch: F gives {want} for these options, got {got}")
+
+
+def _input_shape(input_shape, es, ws, stride, padding, dilation, kind, single):
+    if input_shape is not None:
+        s = tuple(input_shape)
+        if len(s) == 2:
+            return (es[0], ws[1], *s)
+        if single or len(s) != 4 or s[:2] != (es[0], ws[1]):
+            raise ValueError(
+                f"input_shape {s} is inconsistent with eps {es[-2:] if single else es} and w"
+            )
+        return s
+    (pt, pb), (pl, pr) = conv2d_padding(padding, ws, stride=stride, dilation=dilation, kind=kind)
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    h = (es[2] - 1) * sh + dh * (ws[2] - 1) + 1 - pt - pb
+    w = (es[3] - 1) * sw + dw * (ws[3] - 1) + 1 - pl - pr
+    if h < 1 or w < 1:
+        raise ValueError(f"eps of size {es[2:]} is too small: no input size gives it")
+    return (es[0], ws[1], h, w)
+
+
+def _kernel_shape(kernel_shape, es, zs, stride, padding, dilation, single):
+    if kernel_shape is not None:
+        k = tuple(kernel_shape)
+        if len(k) == 2:
+            return (es[1], zs[1], *k)
+        if single or len(k) != 4 or k[:2] != (es[1], zs[1]):
+            raise ValueError(f"kernel_shape {k} is inconsistent with eps {es} and z {zs}")
+        return k
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    if padding == "same":
+        raise ValueError("kernel_shape is required: with padding='same' any kernel size fits")
+    pads = None if isinstance(padding, str) else _explicit_pads(padding)
+    sizes = []
+    for axis, (n, n_out, s, d) in enumerate([(zs[2], es[2], sh, dh), (zs[3], es[3], sw, dw)]):
+        if padding == "full":  # pads d*(k-1) on each side, so n_out = (n + d*(k-1) - 1)//s + 1
+            fits = [m for m in range(n_out * s // d + 2) if (n + d * m - 1) // s + 1 == n_out]
+        else:
+            npad = n + (sum(pads[axis]) if pads else 0)
+            fits = [m for m in range((npad - 1) // d + 1) if (npad - d * m - 1) // s + 1 == n_out]
+        if len(fits) != 1:
+            found = f"sizes {[m + 1 for m in fits]} all fit" if fits else "no kernel size fits"
+            raise ValueError(
+                f"kernel_shape is required: {found} eps {es[2:]} and z {zs[2:]} on axis {axis}"
+            )
+        sizes.append(fits[0] + 1)
+    return (es[1], zs[1], *sizes)
+
+
+def _oriented(w: np.ndarray, kind: str) -> np.ndarray:
+    """The correlation kernel: w itself, or w flipped on both spatial axes for convolution."""
+    return w[:, :, ::-1, ::-1] if kind == "convolution" else w
+
+
+def _choose_method(method: str, g: _Geometry) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method != "auto":
+        return method
+    taps = g.kh * g.kw
+    if taps >= 64 and g.wide:
+        return "fft"
+    if g.c * g.o <= 1 or (g.c == 1 and taps <= 9):
+        return "direct"
+    return "im2col"
+
+
+# ------------------------------------------------------------------ layout helpers
+
+
+def _pad(z: np.ndarray, g: _Geometry) -> np.ndarray:
+    """Zero-padded input (N, C, Hp, Wp), C-contiguous, followed in memory by one spare zero row.
+
+    The spare row lets a stride-1 window of the last image run (kw-1)*dw elements past the end.
+    """
+    n, c = z.shape[:2]
+    flat = np.zeros(n * c * g.hp * g.wp + g.wp, z.dtype)
+    zp = flat[: -g.wp].reshape(n, c, g.hp, g.wp)
+    zp[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w] = z
+    return zp
+
+
+def _crop(zp: np.ndarray, g: _Geometry) -> np.ndarray:
+    return np.ascontiguousarray(zp[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w])
+
+
+def _windows(zp: np.ndarray, g: _Geometry, positions: int | None = None) -> np.ndarray:
+    """View of zp holding tap (a, b) of every output position: (N, C, kh, kw, *positions).
+
+    Stride 1: the positions are the flat offsets q = i*Wp + j, i < Ho, j < Wp, so each tap is one
+    contiguous run and the columns j >= Wo are junk, dropped by ``_narrow``. Stride > 1: the
+    positions are (Ho, Wo). Writable; the positions of one tap never overlap.
+    """
+    sn, sc, sy, sx = zp.strides
+    lead, taps = (zp.shape[0], zp.shape[1], g.kh, g.kw), (sn, sc, g.dh * sy, g.dw * sx)
+    if g.wide:
+        return as_strided(zp, (*lead, positions or g.ho * g.wp), (*taps, sx))
+    return as_strided(zp, (*lead, g.ho, g.wo), (*taps, g.sh * sy, g.sw * sx))
+
+
+def _narrow(x: np.ndarray, g: _Geometry) -> np.ndarray:
+    """(N, O, Ho*width) -> (N, O, Ho, Wo), dropping the junk columns."""
+    return np.ascontiguousarray(x.reshape(g.n, x.shape[1], g.ho, g.width)[..., : g.wo])
+
+
+def _widen(eps: np.ndarray, g: _Geometry) -> np.ndarray:
+    """eps as (N, O, Ho*width), zero in the junk columns; stored (O, N, ...) for one GEMM."""
+    e = np.zeros((g.o, g.n, g.ho, g.width), eps.dtype)
+    e[..., : g.wo] = eps.transpose(1, 0, 2, 3)
+    return e.reshape(g.o, g.n, -1).transpose(1, 0, 2)
+
+
+# ------------------------------------------------------------------ engines: direct and im2col
+# Both compute out[n, p, m] = sum_{r, a, b} w[p, r, a, b] v[n, r, a, b, m] for a windows view v.
+# direct loops over the kh*kw taps (a channel matmul, or a scalar multiply-add, per tap); im2col
+# copies v into the patch matrix (R*kh*kw, N*M) and makes one GEMM.
+
+
+def _tap_product(wt: np.ndarray, s: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """wt @ s[n] for every n: (P, R) @ (N, R, M) -> (N, P, M), the channel sum of one tap."""
+    if wt.shape == (1, 1):
+        return np.multiply(s, wt[0, 0], out=out)
+    if wt.shape[1] == 1:
+        return np.multiply(s, wt.reshape(1, -1, 1), out=out)
+    return np.matmul(wt, s, out=out)
+
+
+def _correlate(v: np.ndarray, w: np.ndarray, im2col: bool) -> np.ndarray:
+    """(N, R, kh, kw, *positions) windows, (P, R, kh, kw) kernel -> (N, P, M)."""
+    n, r, kh, kw = v.shape[:4]
+    p = w.shape[0]
+    if im2col:
+        col = v.transpose(1, 2, 3, 0, *range(4, v.ndim)).reshape(r * kh * kw, -1)  # (RKK, N*M)
+        return (w.reshape(p, -1) @ col).reshape(p, n, -1).transpose(1, 0, 2)
+    if n == p == r == 1:  # one image, one channel: all taps in one broadcast multiply
+        wb = w[0, 0].reshape(kh, kw, *[1] * (v.ndim - 4))
+        return (v[0, 0] * wb).sum(axis=(0, 1)).reshape(1, 1, -1)
+    out = tmp = None
+    for a in range(kh):
+        for b in range(kw):
+            s = v[:, :, a, b].reshape(n, r, -1)  # (N, R, M)
+            if out is None:
+                out = _tap_product(w[:, :, a, b], s)
+                tmp = np.empty_like(out)
+            else:
+                out += _tap_product(w[:, :, a, b], s, out=tmp)
+    return out
+
+
+def _gram(e: np.ndarray, v: np.ndarray, im2col: bool) -> np.ndarray:
+    """sum_{n, m} e[n, p, m] v[n, r, a, b, m]: (N, P, M), windows -> (P, R, kh, kw)."""
+    n, r, kh, kw = v.shape[:4]
+    p = e.shape[1]
+    if im2col:
+        col = v.transpose(1, 2, 3, 0, *range(4, v.ndim)).reshape(r * kh * kw, -1)  # (RKK, N*M)
+        et = e.transpose(1, 0, 2).reshape(p, -1)  # (P, N*M)
+        return np.ascontiguousarray((col @ et.T).T).reshape(p, r, kh, kw)
+    if n == p == r == 1:  # kh*kw dot products in one batched matmul
+        taps = v[0, 0].reshape(kh, kw, 1, -1)
+        return np.matmul(taps, e[0, 0, :, None]).reshape(1, 1, kh, kw)
+    g_w = np.empty((p, r, kh, kw), e.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            s = v[:, :, a, b].reshape(n, r, -1)  # (N, R, M)
+            g_w[:, :, a, b] = np.matmul(e, s.transpose(0, 2, 1)).sum(axis=0)
+    return g_w
+
+
+def _scatter(e: np.ndarray, w: np.ndarray, vd: np.ndarray, im2col: bool) -> None:
+    """vd[n, r, a, b, m] += sum_p w[p, r, a, b] e[n, p, m], tap by tap (col2im for im2col)."""
+    n, r, kh, kw = vd.shape[:4]
+    if im2col:
+        et = e.transpose(1, 0, 2).reshape(e.shape[1], -1)  # (P, N*M)
+        dcol = (w.reshape(w.shape[0], -1).T @ et).reshape(r, kh, kw, n, *vd.shape[4:])
+    for a in range(kh):
+        for b in range(kw):
+            tap = vd[:, :, a, b]
+            if im2col:
+                tap += dcol[:, a, b].swapaxes(0, 1)
+            else:
+                tap += _tap_product(w[:, :, a, b].T, e).reshape(tap.shape)
+
+
+def _forward(z, w, g, im2col):
+    return _narrow(_correlate(_windows(_pad(z, g), g), w, im2col), g)
+
+
+def _adjoint_input(eps, w, g, im2col):
+    if not g.wide:  # scatter eps back through the windows of a zero input
+        dzp = np.zeros((g.n, g.c, g.hp, g.wp), eps.dtype)
+        _scatter(_widen(eps, g), w, _windows(dzp, g), im2col)
+        return _crop(dzp, g)
+    # Stride 1: correlate eps, zero-extended by (kh-1)*dh rows and (kw-1)*dw columns before it, with
+    # the flipped kernel w[o, c, kh-1-a, kw-1-b], on the padded input's grid: row width Wp.
+    top, left = g.dh * (g.kh - 1), g.dw * (g.kw - 1)
+    ext = np.zeros((g.n, g.o, g.hp + top + 1, g.wp), eps.dtype)
+    ext[:, :, top : top + g.ho, left : left + g.wo] = eps
+    wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
+    dzp = _correlate(_windows(ext, g, g.hp * g.wp), wf, im2col)  # (N, C, Hp*Wp)
+    return _crop(dzp.reshape(g.n, g.c, g.hp, g.wp), g)
+
+
+def _adjoint_weight(eps, z, g, im2col):
+    return _gram(_widen(eps, g), _windows(_pad(z, g), g), im2col)
+
+
+# ------------------------------------------------------------------ engine: fft
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 5-smooth integer >= n (sizes numpy's FFT handles fastest)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
+
+
+def _fft_shape(g: _Geometry) -> tuple[int, int]:
+    return _fast_len(g.hp), _fast_len(g.wp)
+
+
+def _kernel_spectrum(w, g):
+    """rfft2 of the dilated kernel (O, C, d*(kh-1)+1, d*(kw-1)+1), zero-padded to the FFT size."""
+    if g.dh > 1 or g.dw > 1:
+        wd = np.zeros((g.o, g.c, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1), w.dtype)
+        wd[:, :, :: g.dh, :: g.dw] = w
+        w = wd
+    return np.fft.rfft2(w, s=_fft_shape(g))
+
+
+def _error_spectrum(eps, g):
+    """rfft2 of eps placed at the stride-1 output positions (s*i, s*j), zeros between."""
+    if not g.wide:
+        e = np.zeros((g.n, g.o, (g.ho - 1) * g.sh + 1, (g.wo - 1) * g.sw + 1), eps.dtype)
+        e[:, :, :: g.sh, :: g.sw] = eps
+        eps = e
+    return np.fft.rfft2(eps, s=_fft_shape(g))
+
+
+def _spectral_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """out[p, s, f] = sum_r a[p, r, f] b[r, s, f] at every frequency f (trailing axes)."""
+    return np.einsum("pr...,rs...->ps...", a, b)
+
+
+def _fft_forward(z, w, g):
+    zf = np.fft.rfft2(_pad(z, g), s=_fft_shape(g))  # (N, C, Fh, Fw)
+    kf = _kernel_spectrum(w, g).conj().transpose(1, 0, 2, 3)  # (C, O, Fh, Fw)
+    x = np.fft.irfft2(_spectral_matmul(zf, kf), s=_fft_shape(g))  # circular correlation
+    return np.ascontiguousarray(
+        x[:, :, : (g.ho - 1) * g.sh + 1 : g.sh, : (g.wo - 1) * g.sw + 1 : g.sw]
+    )
+
+
+def _fft_adjoint_input(eps, w, g):
+    ef, kf = _error_spectrum(eps, g), _kernel_spectrum(w, g)  # (N, O, ...), (O, C, ...)
+    dzp = np.fft.irfft2(_spectral_matmul(ef, kf), s=_fft_shape(g))  # circular convolution
+    return _crop(dzp, g)
+
+
+def _fft_adjoint_weight(eps, z, g):
+    zf = np.fft.rfft2(_pad(z, g), s=_fft_shape(g))  # (N, C, Fh, Fw)
+    ef = _error_spectrum(eps, g).conj().transpose(1, 0, 2, 3)  # (O, N, Fh, Fw)
+    g_w = np.fft.irfft2(_spectral_matmul(ef, zf), s=_fft_shape(g))
+    eh, ew = g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1
+    return np.ascontiguousarray(g_w[:, :, : eh : g.dh, : ew : g.dw])
+
+
+# ------------------------------------------------------------------ registration
+
+
+_GEMM_FAMILY = (_forward, _adjoint_input, _adjoint_weight)
+
+
+class _Engine(NamedTuple):
+    forward: object
+    adjoint_input: object
+    adjoint_weight: object
+
+
+_ENGINES = {
+    "direct": _Engine(*(partial(f, im2col=False) for f in _GEMM_FAMILY)),
+    "im2col": _Engine(*(partial(f, im2col=True) for f in _GEMM_FAMILY)),
+    "fft": _Engine(_fft_forward, _fft_adjoint_input, _fft_adjoint_weight),
+}

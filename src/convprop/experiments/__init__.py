@@ -1,0 +1,1 @@
+"""The seed's claims as experiments and checks (``convprop exam``, ``convprop experiment``)."""

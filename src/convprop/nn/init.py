@@ -1,0 +1,67 @@
+"""Initialisers. Each takes the shape, an explicit ``numpy.random.Generator`` and a dtype.
+
+For a weight of shape ``(out, in)`` or ``(C_out, C_in, kh, kw)``:
+``fan_in = in * kh * kw`` and ``fan_out = out * kh * kw``.
+
+- He (Kaiming, for ReLU): ``Var[w] = 2 / fan_in`` (He et al., 2015).
+- Xavier (Glorot, for tanh/sigmoid): ``Var[w] = 2 / (fan_in + fan_out)`` (Glorot & Bengio,
+  2010).
+
+A uniform draw on ``[-a, a]`` has variance ``a^2 / 3``, so ``a = sqrt(3 Var)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a linear ``(out, in)`` or conv ``(O, C, kh, kw)`` weight."""
+    if len(shape) < 2:
+        raise ValueError(f"fans need a weight of at least 2 dimensions, got shape {shape}")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _draw(shape, variance, rng, dtype, distribution):
+    if distribution == "normal":
+        return (rng.standard_normal(shape) * math.sqrt(variance)).astype(dtype)
+    if distribution == "uniform":
+        bound = math.sqrt(3.0 * variance)
+        return rng.uniform(-bound, bound, shape).astype(dtype)
+    raise ValueError(f"unknown distribution {distribution!r}; choose 'uniform' or 'normal'")
+
+
+def he(
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    dtype=np.float32,
+    distribution: str = "uniform",
+) -> np.ndarray:
+    """He initialisation: ``Var[w] = 2 / fan_in``."""
+    return _draw(shape, 2.0 / fans(shape)[0], rng, dtype, distribution)
+
+
+def xavier(
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    dtype=np.float32,
+    distribution: str = "uniform",
+) -> np.ndarray:
+    """Xavier initialisation: ``Var[w] = 2 / (fan_in + fan_out)``."""
+    fan_in, fan_out = fans(shape)
+    return _draw(shape, 2.0 / (fan_in + fan_out), rng, dtype, distribution)
+
+
+INITIALISERS = {"he": he, "xavier": xavier}
+
+
+def initialise(
+    name: str, shape: tuple[int, ...], rng: np.random.Generator, dtype=np.float32
+) -> np.ndarray:
+    """Draw a weight with the initialiser called ``name`` ("he" or "xavier")."""
+    if name not in INITIALISERS:
+        raise ValueError(f"unknown initialiser {name!r}; choose one of {sorted(INITIALISERS)}")
+    return INITIALISERS[name](shape, rng, dtype)

@@ -1,0 +1,66 @@
+"""The seed's convolution layer as an autodiff primitive, built on :mod:`convprop.conv`.
+
+F: ``x = z * w + b`` (true convolution by default; ``kind="correlation"`` for PyTorch's),
+G: ``(delta, g_w, g_b) = (G_delta(eps, w), G_gw(eps, z), sum_{n,i,j} eps)``.
+
+The NumPy functions in :mod:`convprop.conv` are the only implementation: this module only
+connects them to the graph, so the op and the functions a student calls are the same code.
+
+Shape: ``(N, C, H, W), (O, C, kh, kw), (O,) -> (N, O, Ho, Wo)`` (or 2-D ``(H, W), (kh, kw)``).
+"""
+
+from __future__ import annotations
+
+from convprop import conv as _conv
+from convprop.ops.primitive import Primitive
+from convprop.tensor import Tensor
+
+
+def _conv2d(z, w, b=None, **options):
+    x = _conv.conv2d(z, w, **options)
+    if b is not None:
+        if x.ndim != 4 or b.shape != (w.shape[0],):
+            raise ValueError(
+                f"conv2d: bias of shape {b.shape} needs a 4-D kernel with "
+                f"{b.shape[0] if b.ndim else '?'} output channels, got {w.shape}"
+            )
+        x += b[:, None, None]
+    return x, (z.shape, z, w, options)
+
+
+def _conv2d_adjoint(eps, ctx, needs):
+    z_shape, z, w, options = ctx
+    delta = (
+        _conv.conv2d_adjoint_input(eps, w, input_shape=z_shape, **options) if needs[0] else None
+    )
+    g_w = (
+        _conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **options) if needs[1] else None
+    )
+    g_b = eps.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+    return (delta, g_w, g_b)[: len(needs)]
+
+
+_conv2d_prim = Primitive("conv2d", _conv2d, _conv2d_adjoint, bilinear=True, needs_mask=True)
+
+
+def conv2d(
+    z,
+    w,
+    b=None,
+    *,
+    stride=1,
+    padding="valid",
+    dilation=1,
+    kind: str = "convolution",
+    method: str = "auto",
+) -> Tensor:
+    """``x = F(z, w) + b``: 2-D convolution (``kind="convolution"``: kernel flipped, the
+    seed's default) or correlation (``kind="correlation"``: PyTorch's ``conv2d``).
+
+    Options as :func:`convprop.conv.conv2d`. Shape: ``(N, C, H, W), (O, C, kh, kw), (O,)
+    -> (N, O, Ho, Wo)`` with ``Ho = (H + p_top + p_bottom - d (kh - 1) - 1) // s + 1``.
+    """
+    options = dict(stride=stride, padding=padding, dilation=dilation, kind=kind, method=method)
+    if b is None:
+        return _conv2d_prim(z, w, **options)
+    return _conv2d_prim(z, w, b, **options)

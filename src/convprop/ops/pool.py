@@ -1,0 +1,136 @@
+"""Pooling primitives on NCHW tensors: max_pool2d and avg_pool2d.
+
+Both are computed as a loop over the ``kh * kw`` taps of the window (never over pixels,
+images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s, b::s]``.
+
+Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convprop.ops.primitive import Primitive
+from convprop.tensor import Tensor
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int | np.integer) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def pool_geometry(shape, kernel_size, stride=None, padding=0):
+    """Check a pooling configuration; return ``(k, s, p, (Ho, Wo))`` as pairs."""
+    if len(shape) != 4:
+        raise ValueError(f"pooling expects an (N, C, H, W) tensor, got shape {tuple(shape)}")
+    k = _pair(kernel_size, "kernel_size")
+    s = k if stride is None else _pair(stride, "stride")
+    p = _pair(padding, "padding")
+    if min(k) < 1 or min(s) < 1:
+        raise ValueError(f"kernel_size {k} and stride {s} must be positive")
+    if min(p) < 0 or p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"padding {p} must be between 0 and half the kernel size {k}")
+    out = tuple(
+        (n + 2 * pi - ki) // si + 1 for n, ki, si, pi in zip(shape[2:], k, s, p, strict=True)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"pooling window {k} is larger than the padded input "
+            f"{tuple(n + 2 * pi for n, pi in zip(shape[2:], p, strict=True))}"
+        )
+    return k, s, p, out
+
+
+def _taps(k, s, out):
+    """For each tap (a, b) of the window: its index and the strided slices it reads."""
+    for a in range(k[0]):
+        for b in range(k[1]):
+            yield (
+                a * k[1] + b,
+                (
+                    slice(None),
+                    slice(None),
+                    slice(a, a + s[0] * (out[0] - 1) + 1, s[0]),
+                    slice(b, b + s[1] * (out[1] - 1) + 1, s[1]),
+                ),
+            )
+
+
+def _padded(z, p, value):
+    if p == (0, 0):
+        return z
+    return np.pad(z, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=value)
+
+
+def _crop(gz, p):
+    return gz[:, :, p[0] : gz.shape[2] - p[0], p[1] : gz.shape[3] - p[1]]
+
+
+# max_pool2d  F: x[n,c,i,j] = max_{a,b} z[n,c, s i + a, s j + b]
+#             G: g goes to the first maximal entry of each window (PyTorch's convention)
+def _max_pool2d(z, kernel_size, stride=None, padding=0):
+    k, s, p, out = pool_geometry(z.shape, kernel_size, stride, padding)
+    zp = _padded(z, p, -np.inf)
+    best = idx = None
+    for t, window in _taps(k, s, out):
+        view = zp[window]
+        if best is None:
+            best, idx = view.copy(), np.zeros(view.shape, dtype=np.int16)
+        else:
+            better = view > best
+            np.copyto(best, view, where=better)
+            idx[better] = t
+    return best, (zp.shape, k, s, p, out, idx)
+
+
+def _max_pool2d_adjoint(g, ctx):
+    padded_shape, k, s, p, out, idx = ctx
+    gz = np.zeros(padded_shape, dtype=g.dtype)
+    for t, window in _taps(k, s, out):
+        gz[window] += np.where(idx == t, g, 0)
+    return (_crop(gz, p),)
+
+
+_max_pool2d_prim = Primitive("max_pool2d", _max_pool2d, _max_pool2d_adjoint)
+
+
+def max_pool2d(z, kernel_size, stride=None, padding: int = 0) -> Tensor:
+    """Max pooling, ``(N, C, H, W) -> (N, C, Ho, Wo)``; ``stride`` defaults to the kernel size.
+
+    ``x[n,c,i,j] = max_{a,b} z[n, c, s i + a - p, s j + b - p]`` (padding counts as -inf).
+    """
+    return _max_pool2d_prim(z, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+# avg_pool2d  F: x[n,c,i,j] = (1 / (kh kw)) sum_{a,b} z[n,c, s i + a, s j + b]
+#             G: each window entry receives g / (kh kw)  (zero padding counts, as in PyTorch)
+def _avg_pool2d(z, kernel_size, stride=None, padding=0):
+    k, s, p, out = pool_geometry(z.shape, kernel_size, stride, padding)
+    zp = _padded(z, p, 0)
+    total = None
+    for _, window in _taps(k, s, out):
+        total = zp[window].copy() if total is None else np.add(total, zp[window], out=total)
+    return total / (k[0] * k[1]), (zp.shape, k, s, p, out)
+
+
+def _avg_pool2d_adjoint(g, ctx):
+    padded_shape, k, s, p, out = ctx
+    gz = np.zeros(padded_shape, dtype=g.dtype)
+    share = g / (k[0] * k[1])
+    for _, window in _taps(k, s, out):
+        gz[window] += share
+    return (_crop(gz, p),)
+
+
+_avg_pool2d_prim = Primitive("avg_pool2d", _avg_pool2d, _avg_pool2d_adjoint, linear=True)
+
+
+def avg_pool2d(z, kernel_size, stride=None, padding: int = 0) -> Tensor:
+    """Average pooling, ``(N, C, H, W) -> (N, C, Ho, Wo)``; ``stride`` defaults to the kernel.
+
+    ``x[n,c,i,j] = (1 / (kh kw)) sum_{a,b} z[n, c, s i + a - p, s j + b - p]`` (zero padding
+    included in the average, PyTorch's default ``count_include_pad=True``).
+    """
+    return _avg_pool2d_prim(z, kernel_size=kernel_size, stride=stride, padding=padding)

@@ -1,0 +1,42 @@
+"""Optimizers and learning-rate schedules: a pure step function per algorithm, a thin class.
+
+Every parameter is an object with ``.data`` (a float NumPy array, updated in place) and
+``.grad`` (same shape, or None to skip it this step).
+
+* :class:`SGD` with momentum in PyTorch's form (bit for bit ``torch.optim.SGD`` in float64) or
+  the classical heavy-ball form; :func:`sgd_step`, :func:`classical_momentum_step`, and
+  :func:`seed_momentum_step` (the seed's written pseudo-code, for comparison only).
+* :class:`Adam` and :class:`AdamW`, with :func:`adam_step`.
+* Schedules: :class:`StepLR`, :class:`MultiStepLR`, :class:`LinearLR` (warm-up) and
+  :class:`CosineAnnealingLR`, matching ``torch.optim.lr_scheduler``.
+* :class:`Optimizer`, the one base class; its ``state_dict()`` is flat and ``np.savez``-able.
+"""
+
+from convprop.optim._fma import fma
+from convprop.optim.adam import Adam, AdamW, adam_step
+from convprop.optim.optimizer import Optimizer
+from convprop.optim.schedule import (
+    CosineAnnealingLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    StepLR,
+)
+from convprop.optim.sgd import SGD, classical_momentum_step, seed_momentum_step, sgd_step
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "LRScheduler",
+    "LinearLR",
+    "MultiStepLR",
+    "Optimizer",
+    "StepLR",
+    "adam_step",
+    "classical_momentum_step",
+    "fma",
+    "seed_momentum_step",
+    "sgd_step",
+]

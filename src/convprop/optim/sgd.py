@@ -1,0 +1,199 @@
+r"""Stochastic gradient descent with momentum, in PyTorch's form and in the classical one.
+
+PyTorch's form (``form="pytorch"``, the default), with gradient ``g``, learning rate ``lr``,
+momentum ``mu``, dampening ``tau`` and weight decay ``wd``::
+
+    g <- g + wd * theta
+    b <- mu * b + (1 - tau) * g          (on the first step, b <- g)
+    g <- g + mu * b  if nesterov  else  g <- b
+    theta <- theta - lr * g
+
+The classical (heavy-ball) form (``form="classical"``), the algorithm of the seed's Q5 with
+its step applied once (see below), with ``gamma = mu`` and step ``alpha = lr``::
+
+    d <- -(g + wd * theta)
+    v <- gamma * v + alpha * d           (v starts at 0)
+    theta <- theta + v                   (theta + gamma * v + alpha * d  if nesterov)
+
+The two conventions, ``b <- mu b + g; theta <- theta - lr b`` versus ``v <- mu v - lr g;
+theta <- theta + v``, are the ones PyTorch's own SGD note contrasts (Sutskever et al., 2013,
+write the second). With a constant learning rate they coincide: ``v = -lr * b`` at every step,
+so the iterates are identical up to rounding. They differ once the learning rate changes
+during training (a schedule): PyTorch's buffer holds gradients alone and the new lr applies to
+all of it, while the classical velocity still carries steps taken with the old lr.
+
+The seed's written pseudo-code ends with ``theta <- theta + alpha v``, which applies ``alpha``
+a second time. With ``u = alpha v`` it reads ``u <- gamma u + alpha**2 d; theta <- theta + u``:
+the classical heavy ball with step ``alpha**2`` and the same ``gamma``. convprop implements
+the standard form above; :func:`seed_momentum_step` keeps the written one for comparison.
+
+Exactness: :func:`sgd_step` follows ``torch.optim.SGD``'s ``_single_tensor_sgd`` operation by
+operation, including its fused multiply-adds (PyTorch's CPU ``add(x, alpha=a)`` rounds
+``a * x + y`` once; see :mod:`convprop.optim._fma`), so the iterates equal PyTorch's bit for
+bit, in float64 and in float32, on CPU builds whose kernels fuse (the AVX2 build tested does;
+the test checks and skips where they do not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from convprop.optim._fma import fma
+from convprop.optim.optimizer import Optimizer, check_nonnegative, check_unit_interval
+
+FORMS = ("pytorch", "classical")
+
+
+def sgd_step(
+    param: np.ndarray,
+    grad: np.ndarray,
+    buf: np.ndarray | None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> np.ndarray | None:
+    """One SGD step in PyTorch's form: update ``param`` (and ``buf``) in place.
+
+    ``buf`` is the momentum buffer ``b`` (None before the first step); returns the buffer to
+    pass next time (None when ``momentum == 0``). ``grad`` is left unchanged.
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = fma(param, weight_decay, g)  # g + wd * theta
+    if momentum != 0:
+        if buf is None:
+            buf = g.copy()
+        else:
+            buf *= momentum
+            if dampening == 0:
+                buf += g  # exact, as PyTorch's fma(g, 1, b) is
+            else:
+                buf[...] = fma(g, 1 - dampening, buf)
+        g = fma(buf, momentum, g) if nesterov else buf
+    param[...] = fma(g, -lr, param)  # theta - lr * g
+    return buf
+
+
+def classical_momentum_step(
+    param: np.ndarray,
+    grad: np.ndarray,
+    velocity: np.ndarray | None,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+) -> np.ndarray | None:
+    """One classical heavy-ball step, ``v <- gamma v + alpha d; theta <- theta + v``, in place.
+
+    ``gamma = momentum``, ``alpha = lr``, ``d = -grad`` (plus weight decay); ``velocity`` is
+    ``v`` (None means 0). Returns the velocity to pass next time (None when momentum is 0).
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    d = -g
+    if momentum == 0:
+        param += lr * d
+        return None
+    if velocity is None:
+        velocity = np.zeros_like(param)
+    velocity *= momentum
+    velocity += lr * d
+    param += momentum * velocity + lr * d if nesterov else velocity
+    return velocity
+
+
+def seed_momentum_step(
+    theta: np.ndarray, grad: np.ndarray, v: np.ndarray, *, gamma: float, alpha: float
+) -> np.ndarray:
+    """The seed's written form, for comparison only: not what :class:`SGD` does.
+
+    Implements the midterm's Q5 pseudo-code literally, updating ``theta`` and ``v`` in place::
+
+        d <- -grad;  v <- gamma v + alpha d;  theta <- theta + alpha v
+
+    ``alpha`` enters twice, so this is the heavy ball with step ``alpha**2``: ``u = alpha v``
+    obeys ``u <- gamma u + alpha**2 d; theta <- theta + u``. Start with ``v`` zero; returns it.
+    """
+    d = -grad
+    v *= gamma
+    v += alpha * d
+    theta += alpha * v
+    return v
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum; the update equations are the module's.
+
+    Args:
+        params: parameters, or dicts of per-group options (see :class:`Optimizer`).
+        lr: learning rate ``lr`` (``alpha``), finite and >= 0.
+        momentum: ``mu`` (``gamma``) in [0, 1).
+        dampening: ``tau`` in [0, 1]; PyTorch's form only.
+        nesterov: Nesterov momentum; needs momentum > 0 and dampening 0 (PyTorch's rule).
+        weight_decay: L2 penalty ``wd`` >= 0, added to the gradient.
+        maximize: ascend instead of descend.
+        form: ``"pytorch"`` (state ``momentum_buffer``, ``b``) or ``"classical"`` (state
+            ``velocity``, ``v = -lr * b`` under a constant lr).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        form: str = "pytorch",
+    ) -> None:
+        if form not in FORMS:
+            raise ValueError(f"invalid form: {form!r} (expected one of {FORMS})")
+        self.form = form
+        self._buffer = "momentum_buffer" if form == "pytorch" else "velocity"
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "nesterov": nesterov,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults, state_keys=[self._buffer])
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        group["lr"] = check_nonnegative("lr", group["lr"])
+        group["momentum"] = check_unit_interval("momentum", group["momentum"])
+        group["dampening"] = check_unit_interval("dampening", group["dampening"], closed=True)
+        group["weight_decay"] = check_nonnegative("weight_decay", group["weight_decay"])
+        group["nesterov"] = bool(group["nesterov"])
+        group["maximize"] = bool(group["maximize"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("invalid nesterov: it requires momentum > 0 and dampening == 0")
+        if self.form == "classical" and group["dampening"] != 0:
+            raise ValueError("invalid dampening: form='classical' has none (use 0)")
+
+    def step(self) -> None:
+        """Take one step for every parameter with a gradient (see the module's equations)."""
+        for group in self.param_groups:
+            hyper = {k: group[k] for k in ("lr", "momentum", "nesterov", "weight_decay")}
+            hyper["maximize"] = group["maximize"]
+            for state, data, grad in self._with_grad(group):
+                buf = state.get(self._buffer)
+                if self.form == "pytorch":
+                    buf = sgd_step(data, grad, buf, dampening=group["dampening"], **hyper)
+                else:
+                    buf = classical_momentum_step(data, grad, buf, **hyper)
+                if buf is not None:
+                    state[self._buffer] = buf

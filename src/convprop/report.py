@@ -1,0 +1,126 @@
+"""What a run writes and prints: the progress bar, metrics.csv, summary.json, curves.png."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULT_FILES = ("model.npz", "metrics.csv", "summary.json", "curves.png")
+
+
+class OutputExists(ValueError):
+    """``--out`` already holds a run's results and ``--overwrite`` was not given."""
+
+
+def check_out_dir(out: Path, *, overwrite: bool, resuming: bool = False) -> None:
+    """Refuse to write into a folder that holds results, unless told to (or resuming)."""
+    if out.exists() and not out.is_dir():
+        raise OutputExists(f"--out {out} exists and is not a folder")
+    found = [name for name in RESULT_FILES if (out / name).exists()]
+    if found and not (overwrite or resuming):
+        raise OutputExists(
+            f"--out {out} already holds results ({', '.join(found)}); pass "
+            f"--overwrite to replace them, --resume {out / 'model.npz'} to "
+            f"continue that run, or choose another --out"
+        )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class ProgressBar:
+    """One updating line on stderr (only when it is a terminal): batches, loss, throughput."""
+
+    def __init__(self, label: str, total: int, enabled: bool = True) -> None:
+        self.label, self.total = label, total
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def update(self, done: int, loss: float, rate: float) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self._last < 0.1 and done < self.total):
+            return
+        self._last = now
+        filled = int(24 * done / max(self.total, 1))
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (24 - filled)}] "
+            f"{done}/{self.total}  loss {loss:.4f}  {rate:,.0f} img/s "
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 90 + "\r")
+            sys.stderr.flush()
+
+
+class RunWriter:
+    """Writes a training run's files into ``out``."""
+
+    def __init__(self, out: Path, config: Any, split: Any) -> None:
+        self.out = out
+        self.config = config
+        self.split = split
+        out.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "model.npz"
+
+    @staticmethod
+    def epoch_line(row: dict[str, Any], epochs: int) -> str:
+        return (
+            f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} "
+            f"acc {100 * row['train_accuracy']:5.1f}%  test loss {row['test_loss']:.4f} "
+            f"acc {100 * row['test_accuracy']:5.1f}%  {row['seconds']:6.2f} s  "
+            f"{row['examples_per_second']:>9,.0f} img/s"
+        )
+
+    def write_metrics(self, history: list[dict[str, Any]]) -> Path:
+        buffer = io.StringIO()
+        w = csv.DictWriter(buffer, fieldnames=list(history[0]))
+        w.writeheader()
+        w.writerows(history)
+        path = self.out / "metrics.csv"
+        write_atomic(path, buffer.getvalue())
+        return path
+
+    def write_summary(
+        self, history: list[dict[str, Any]], num_parameters: int, **extra: Any
+    ) -> dict[str, Any]:
+        seconds = sum(r["seconds"] for r in history)
+        examples = len(self.split.train) * len(history)
+        summary = {
+            "test_accuracy": history[-1]["test_accuracy"],
+            "final_train_loss": history[-1]["train_loss"],
+            "test_loss": history[-1]["test_loss"],
+            "best_test_accuracy": max(r["test_accuracy"] for r in history),
+            "epochs": len(history),
+            "train_seconds": seconds,
+            "examples_per_second": examples / max(seconds, 1e-9),
+            "num_parameters": num_parameters,
+            "train_examples": len(self.split.train),
+            "test_examples": len(self.split.test),
+            "config": dataclasses.asdict(self.config),
+            **extra,
+        }
+        write_atomic(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def write_curves(self, history: list[dict[str, Any]]) -> Path | None:
+        from convprop.plots import plot_curves
+
+        return plot_curves(
+            history, self.out / "curves.png", title=f"{self.config.model} on {self.config.dataset}"
+        )

@@ -1,0 +1,323 @@
+"""Tensor and reverse-mode autodiff.
+
+A :class:`Tensor` wraps a NumPy array. When a primitive ``F`` (see :mod:`convprop.ops`) maps
+input tensors to an output, the output remembers a :class:`Node`: the primitive, its inputs,
+and ``ctx``, whatever the primitive's adjoint ``G`` needs. ``backward()`` is the seed's back
+propagation: it sorts the graph topologically (iteratively, so deep graphs hit no recursion
+limit) and, from the output back to the leaves, applies each node's adjoint to the incoming
+error ``eps`` and sums the gradients that reach the same tensor::
+
+    x = F(z)          forward inference
+    delta = G(eps)    back propagation: delta = (dF/dz)^T eps, a vector-Jacobian product
+
+Float32 is the default dtype. Python numbers, lists and integer arrays become float32;
+float64 is kept only when asked for (``dtype=np.float64``), which is what gradient checks do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+DEFAULT_DTYPE = np.dtype(np.float32)
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+_grad_enabled = True
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Context manager (or decorator, ``@no_grad()``) in which ops record no graph."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph that ``backward()`` needs."""
+    return _grad_enabled
+
+
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert ``data`` to a float NumPy array: ``dtype`` if given, else float32.
+
+    Raises ValueError for what cannot be a real floating tensor (complex, object, strings).
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"unsupported dtype {array.dtype}: convprop tensors hold real numbers "
+            f"(float32 by default, float64 for gradient checks)"
+        )
+    target = DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
+    if target not in FLOAT_DTYPES:
+        raise ValueError(f"unsupported dtype {target}: use float32 (default) or float64")
+    return array.astype(target, copy=False)
+
+
+class Node:
+    """Where a tensor came from: ``prim`` applied to ``inputs``; ``ctx`` is what G needs."""
+
+    __slots__ = ("prim", "inputs", "ctx", "needs")
+
+    def __init__(self, prim: Any, inputs: tuple[Tensor, ...], ctx: Any) -> None:
+        self.prim = prim
+        self.inputs = inputs
+        self.ctx = ctx
+        self.needs = tuple(t.requires_grad for t in inputs)
+
+
+_FREED = object()  # ctx of a node whose graph backward() has already released
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, for ``backward()``.
+
+    Args:
+        data: array-like; converted to float32 unless ``dtype`` says otherwise.
+        requires_grad: accumulate d(output)/d(self) into ``.grad`` on ``backward()``.
+        dtype: ``np.float32`` (default) or ``np.float64``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers to Tensor's operators: ndarray * Tensor -> Tensor
+
+    def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None) -> None:
+        self.data: np.ndarray = as_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._node: Node | None = None
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, node: Node | None) -> Tensor:
+        out = cls.__new__(cls)
+        out.data, out.grad, out._node = data, None, node
+        out.requires_grad = node is not None
+        return out
+
+    # -- array facts ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        return f"Tensor({body}, dtype={self.dtype.name}{grad})"
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return float(self.data.reshape(()))
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no gradient flows through it)."""
+        return Tensor(self.data, dtype=self.dtype)
+
+    # -- back propagation ----------------------------------------------------------------
+    def backward(self, grad: Any = None, *, retain_graph: bool = False) -> None:
+        """Back-propagate ``grad`` (the error ``eps`` at this tensor) to every leaf.
+
+        Leaves with ``requires_grad`` accumulate ``d<self, grad>/d leaf`` into ``.grad``.
+        ``grad`` may be omitted only for a one-element tensor (a loss), where it is 1.
+        The graph's saved arrays are freed afterwards unless ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the ops "
+                "that made it has requires_grad=True (or it was computed under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() on a non-scalar tensor of shape {self.shape} needs the error "
+                    f"at the output: call t.backward(eps) with eps of shape {self.shape}"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = as_array(grad, self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward(): gradient of shape {grad.shape} does not match the tensor's "
+                    f"shape {self.shape}"
+                )
+        grads: dict[int, np.ndarray] = {id(self): grad}
+        for t in _topological_order(self):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            node = t._node
+            if node is None:
+                t.grad = np.array(g, dtype=t.dtype) if t.grad is None else t.grad + g
+                continue
+            if node.ctx is _FREED:
+                raise RuntimeError(
+                    f"backward() through the graph a second time: the arrays saved by "
+                    f"'{node.prim.name}' were freed after the first backward(); pass "
+                    f"retain_graph=True to the first call if you need to back-propagate twice"
+                )
+            for inp, need, gi in zip(node.inputs, node.needs, node.prim.vjp(g, node), strict=True):
+                if not need or gi is None:
+                    continue
+                gi = unbroadcast(gi, inp.shape).astype(inp.dtype, copy=False)
+                previous = grads.get(id(inp))
+                grads[id(inp)] = gi if previous is None else previous + gi
+            if not retain_graph:
+                node.ctx = _FREED
+
+    # -- operators map to primitives (convprop.ops) --------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.div(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    # -- methods, PyTorch-style ------------------------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return ops.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
+        return ops.transpose(self)
+
+    def flip(self, axis: Any = None) -> Tensor:
+        return ops.flip(self, axis)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+
+def tensor(data: Any, *, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a Tensor (float32 unless ``dtype`` says otherwise), as ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a gradient back to ``shape``: the adjoint of NumPy broadcasting ``shape -> g.shape``."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape, strict=True)) if n == 1 != m)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors that need a gradient, each after every tensor computed from it (root first)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, children_done = stack.pop()
+        if children_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        if t._node is not None:
+            stack.extend((inp, False) for inp in t._node.inputs if inp.requires_grad)
+    order.reverse()
+    return order
+
+
+from convprop import ops  # noqa: E402  (ops build on Tensor; Tensor's operators call ops)

@@ -1,0 +1,154 @@
+"""One test sample per primitive: inputs, parameters and an independent NumPy reference.
+
+``test_ops.py`` runs, for every entry of ``convprop.ops.PRIMITIVES``, the forward against
+``ref``, a float64 gradient check, and the adjoint test for linear and bilinear ops. Adding a
+primitive without adding its sample here makes the suite fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.signal
+
+import convprop as cp
+from convprop import ops
+
+
+@dataclass
+class Sample:
+    """How to exercise one primitive."""
+
+    make: Callable[[np.random.Generator], list[np.ndarray]]  # float64 inputs
+    ref: Callable[..., np.ndarray]  # independent reference on float64 arrays
+    call: Callable[..., cp.Tensor]  # applies the primitive to Tensors
+    wrt: tuple[int, ...] | None = None  # inputs to differentiate (default: all)
+    tol: dict[str, float] = field(default_factory=dict)  # gradcheck tolerances
+
+
+def _n(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    return lambda rng: rng.standard_normal(shape)
+
+
+def _pos(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    return lambda rng: rng.uniform(0.5, 2.0, shape)
+
+
+def _distinct(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    """Entries far from each other (max has a unique argmax; kinks are avoided)."""
+    size = int(np.prod(shape))
+    return lambda rng: rng.permutation(size).reshape(shape) * 0.1 - 0.05 * size + 0.05
+
+
+def _inputs(*makers: Callable) -> Callable[[np.random.Generator], list[np.ndarray]]:
+    return lambda rng: [m(rng) for m in makers]
+
+
+def _log_softmax_ref(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _conv_ref(z: np.ndarray, w: np.ndarray, *, pad: int = 0) -> np.ndarray:
+    """Batched true convolution (kernel flipped), valid after zero padding, via scipy."""
+    z = np.pad(z, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    n, c = z.shape[:2]
+    o = w.shape[0]
+    return np.array(
+        [
+            [
+                sum(scipy.signal.convolve2d(z[i, k], w[j, k], "valid") for k in range(c))
+                for j in range(o)
+            ]
+            for i in range(n)
+        ]
+    )
+
+
+def _pool_windows(z: np.ndarray, k: int) -> np.ndarray:
+    n, c, h, w = z.shape
+    return z[:, :, : h // k * k, : w // k * k].reshape(n, c, h // k, k, w // k, k)
+
+
+LABELS = np.array([2, 0, 1, 2])
+
+SAMPLES: dict[str, Sample] = {
+    # arithmetic
+    "add": Sample(_inputs(_n(3, 4), _n(4)), np.add, ops.add),
+    "sub": Sample(_inputs(_n(3, 1), _n(1, 4)), np.subtract, ops.sub),
+    "neg": Sample(_inputs(_n(2, 3)), np.negative, ops.neg),
+    "mul": Sample(_inputs(_n(2, 3, 4), _n(3, 1)), np.multiply, ops.mul),
+    "div": Sample(_inputs(_n(3, 4), _pos(4)), np.divide, ops.div),
+    "pow": Sample(_inputs(_pos(3, 4), _n(3, 4)), np.power, ops.pow),
+    "matmul": Sample(_inputs(_n(2, 3, 4), _n(4, 5)), np.matmul, ops.matmul),
+    "linear": Sample(_inputs(_n(3, 4), _n(5, 4), _n(5)), lambda z, w, b: z @ w.T + b, ops.linear),
+    # pointwise
+    "exp": Sample(_inputs(_n(3, 4)), np.exp, ops.exp),
+    "log": Sample(_inputs(_pos(3, 4)), np.log, ops.log),
+    "sqrt": Sample(_inputs(_pos(3, 4)), np.sqrt, ops.sqrt),
+    "relu": Sample(_inputs(_distinct(3, 4)), lambda z: np.maximum(z, 0), ops.relu),
+    "tanh": Sample(_inputs(_n(3, 4)), np.tanh, ops.tanh),
+    "sigmoid": Sample(_inputs(_n(3, 4)), lambda z: 1 / (1 + np.exp(-z)), ops.sigmoid),
+    # reductions
+    "sum": Sample(
+        _inputs(_n(2, 3, 4)), lambda z: z.sum(axis=(0, 2)), lambda z: ops.sum(z, axis=(0, 2))
+    ),
+    "mean": Sample(
+        _inputs(_n(2, 3, 4)),
+        lambda z: z.mean(axis=1, keepdims=True),
+        lambda z: ops.mean(z, axis=1, keepdims=True),
+    ),
+    "max": Sample(
+        _inputs(_distinct(2, 3, 4)), lambda z: z.max(axis=-1), lambda z: ops.max(z, axis=-1)
+    ),
+    # shape
+    "reshape": Sample(
+        _inputs(_n(2, 3, 4)), lambda z: z.reshape(6, 4), lambda z: ops.reshape(z, (6, -1))
+    ),
+    "transpose": Sample(
+        _inputs(_n(2, 3, 4)), lambda z: z.transpose(2, 0, 1), lambda z: ops.transpose(z, (2, 0, 1))
+    ),
+    "getitem": Sample(
+        _inputs(_n(4, 5)),
+        lambda z: z[[0, 2, 0], 1:4],
+        lambda z: ops.getitem(z, (np.array([0, 2, 0]), slice(1, 4))),
+    ),
+    "concatenate": Sample(
+        _inputs(_n(2, 3), _n(4, 3)),
+        lambda a, b: np.concatenate([a, b]),
+        lambda a, b: ops.concatenate([a, b]),
+    ),
+    "pad": Sample(
+        _inputs(_n(2, 3)),
+        lambda z: np.pad(z, ((1, 0), (2, 1))),
+        lambda z: ops.pad(z, ((1, 0), (2, 1))),
+    ),
+    "flip": Sample(_inputs(_n(3, 4)), lambda z: z[::-1, ::-1], lambda z: ops.flip(z)),
+    # softmax and the loss
+    "log_softmax": Sample(_inputs(_n(4, 3)), _log_softmax_ref, ops.log_softmax),
+    "softmax": Sample(_inputs(_n(4, 3)), lambda z: np.exp(_log_softmax_ref(z)), ops.softmax),
+    "cross_entropy": Sample(
+        _inputs(_n(4, 3)),
+        lambda z: -np.mean(_log_softmax_ref(z)[np.arange(4), LABELS]),
+        lambda z: ops.cross_entropy(z, LABELS),
+    ),
+    # convolution (the seed's layer): true convolution with bias, padding 1
+    "conv2d": Sample(
+        _inputs(_n(2, 3, 6, 5), _n(4, 3, 3, 2), _n(4)),
+        lambda z, w, b: _conv_ref(z, w, pad=1) + b[:, None, None],
+        lambda z, w, b: ops.conv2d(z, w, b, padding=1),
+    ),
+    # pooling
+    "max_pool2d": Sample(
+        _inputs(_distinct(2, 3, 4, 6)),
+        lambda z: _pool_windows(z, 2).max(axis=(3, 5)),
+        lambda z: ops.max_pool2d(z, 2),
+    ),
+    "avg_pool2d": Sample(
+        _inputs(_n(2, 3, 5, 6)),
+        lambda z: _pool_windows(z, 2).mean(axis=(3, 5)),
+        lambda z: ops.avg_pool2d(z, 2),
+    ),
+}

@@ -1,0 +1,136 @@
+"""The training loop: learning, exact resume, divergence, and the loader's epochs."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from convprop.checkpoint import load_checkpoint
+from convprop.data import make_synthetic
+from convprop.train import Diverged, Interrupted, TrainConfig, train
+
+SPLIT = make_synthetic(num_classes=3, n_train=96, n_test=48, image_size=8, seed=0)
+
+
+def _run(tmp_path, name, resume=None, **kw):
+    config = TrainConfig(
+        dataset="synthetic",
+        model=kw.pop("model", "cnn"),
+        batch_size=kw.pop("batch_size", 16),
+        **kw,
+    )
+    return train(
+        config, tmp_path / name, resume=resume, split=SPLIT, progress=False, log=lambda *a: None
+    )
+
+
+def _weights(path):
+    return load_checkpoint(path).model
+
+
+def test_training_learns_and_writes_its_files(tmp_path):
+    summary = _run(tmp_path, "run", epochs=4, lr=0.05)
+    assert summary["test_accuracy"] > 0.9
+    assert summary["epochs"] == 4 and summary["train_seconds"] > 0
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"metrics.csv", "summary.json", "model.npz", "curves.png"} <= files
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,train_loss,train_accuracy,test_loss,test_accuracy")
+    assert len(rows) == 5
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_sigint_checkpoints_and_resume_matches_an_uninterrupted_run(
+    tmp_path, monkeypatch, optimizer
+):
+    import convprop.train as module
+
+    kw = dict(
+        lr=0.05 if optimizer == "sgd" else 0.01, optimizer=optimizer, schedule="cosine", epochs=3
+    )
+    _run(tmp_path, "full", **kw)
+    real_step, calls = module.train_step, {"n": 0}
+
+    def interrupt_at_step_nine(*args):
+        calls["n"] += 1
+        if calls["n"] == 9:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the step finishes first
+        return real_step(*args)
+
+    monkeypatch.setattr(module, "train_step", interrupt_at_step_nine)
+    with pytest.raises(Interrupted):
+        _run(tmp_path, "part", **kw)
+    monkeypatch.setattr(module, "train_step", real_step)
+    saved = load_checkpoint(tmp_path / "part" / "model.npz").progress
+    assert (saved["epoch"], saved["step"]) == (1, 3)  # 6 steps per epoch; 9 steps done
+    _run(tmp_path, "part", resume=tmp_path / "part" / "model.npz", **kw)
+    full, part = (
+        _weights(tmp_path / "full" / "model.npz"),
+        _weights(tmp_path / "part" / "model.npz"),
+    )
+    for name in full:
+        np.testing.assert_array_equal(full[name], part[name])
+    assert _metrics_without_timing(tmp_path / "full") == _metrics_without_timing(tmp_path / "part")
+
+
+def _metrics_without_timing(folder):
+    """epoch, train loss and accuracy, test loss and accuracy: the columns before 'seconds'."""
+    return [row.split(",")[:5] for row in (folder / "metrics.csv").read_text().splitlines()]
+
+
+def test_mid_epoch_checkpoint_resumes_exactly(tmp_path, monkeypatch):
+    import convprop.train as module
+
+    _run(tmp_path, "full", epochs=2, checkpoint_every=2)
+    real_step, calls = module.train_step, {"n": 0}
+
+    def crash_after_seven(*args):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt  # stands for a crash between checkpoints
+        return real_step(*args)
+
+    monkeypatch.setattr(module, "train_step", crash_after_seven)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, "part", epochs=2, checkpoint_every=2)
+    monkeypatch.setattr(module, "train_step", real_step)
+    saved = load_checkpoint(tmp_path / "part" / "model.npz").progress
+    assert (saved["epoch"], saved["step"]) == (1, 0)  # 6 steps/epoch: last save at step 6
+    _run(tmp_path, "part", epochs=2, resume=tmp_path / "part" / "model.npz", checkpoint_every=2)
+    full, part = (
+        _weights(tmp_path / "full" / "model.npz"),
+        _weights(tmp_path / "part" / "model.npz"),
+    )
+    for name in full:
+        np.testing.assert_array_equal(full[name], part[name])
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    _run(tmp_path, "run", epochs=1, lr=0.01, model="mlp")
+    good = _weights(tmp_path / "run" / "model.npz")
+    with pytest.raises(Diverged, match=r"epoch \d+, batch \d+.*--lr"):
+        _run(tmp_path, "run", epochs=3, lr=1e6, model="mlp", momentum=0.0)
+    after = _weights(tmp_path / "run" / "model.npz")
+    for name in good:
+        assert np.all(np.isfinite(after[name]))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lr", float("nan"), "--lr must be a positive"),
+        ("lr", -1.0, "--lr must be a positive"),
+        ("epochs", 0, "--epochs must be a positive"),
+        ("batch_size", -4, "--batch-size must be"),
+        ("momentum", 1.0, r"--momentum must lie in \[0, 1\)"),
+        ("model", "vgg", "unknown model"),
+        ("optimizer", "rmsprop", "unknown optimizer"),
+        ("schedule", "poly", "unknown schedule"),
+    ],
+)
+def test_bad_configuration_is_named(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value}).validate()
