@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fashion-mnist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,19 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
 bench: $(VENV)/.installed-dev
+	@test -d $(FASHION_MNIST) || $(MAKE) --no-print-directory fashion-mnist || \
+	  echo "bench: could not install Debian's dataset-fashion-mnist; its rows are skipped"
 	$(VENV)/bin/convprop bench
+
+# The real Fashion-MNIST IDX files (60,000 + 10,000 images), from Debian's package.
+fashion-mnist:
+	@SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+	    $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis

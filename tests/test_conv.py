@@ -143,6 +143,7 @@ TORCH_CASES = [
     ((4, 1, 7, 7), (1, 1, 7, 7), 1, "valid", 1),
     ((1, 1, 16, 16), (1, 1, 3, 3), 1, 1, 1),
     ((2, 3, 10, 10), (3, 3, 1, 1), 3, 0, 1),
+    ((2, 2, 12, 11), (3, 2, 8, 8), 1, 2, 1),  # 64 taps: auto takes fft
 ]
 
 
@@ -164,6 +165,7 @@ def test_forward_and_adjoints_match_torch(case, kind, method):
     np.testing.assert_allclose(g_w, gw, atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("method", ENGINES)
 def test_torch_same_padding_for_correlation(method):
     """kind='correlation' with padding='same' is torch's padding='same' (even kernels too)."""
@@ -292,7 +294,9 @@ def test_kernel_shape_inferred_when_determined():
     for opts in [dict(), dict(padding=(1, 2)), dict(padding="full", dilation=2)]:
         eps = r.standard_normal(conv2d(z, w, **opts).shape)
         g_w = conv2d_adjoint_weight(eps, z, **opts)
-        np.testing.assert_allclose(g_w, conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **opts))
+        np.testing.assert_allclose(
+            g_w, conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **opts)
+        )
     eps = r.standard_normal(conv2d(z, w, stride=2).shape)
     with pytest.raises(ValueError, match="kernel_shape is required"):
         conv2d_adjoint_weight(eps, z, stride=2)
@@ -339,8 +343,25 @@ def test_mixed_and_integer_dtypes():
     assert conv2d(z32, np.ones((2, 2), dtype=np.int64)).dtype == np.float32  # ints -> float32
     x = conv2d([[1, 2, 3], [4, 5, 6]], [[1, 0], [0, 1]])  # lists of ints
     assert x.dtype == np.float32
-    np.testing.assert_array_equal(x, scipy.signal.convolve2d([[1, 2, 3], [4, 5, 6]], np.eye(2), "valid"))
+    np.testing.assert_array_equal(
+        x, scipy.signal.convolve2d([[1, 2, 3], [4, 5, 6]], np.eye(2), "valid")
+    )
     assert conv2d(z32.astype(np.float16), z32[:2, :2].astype(np.float16)).dtype == np.float16
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_non_contiguous_inputs_and_contiguous_outputs(method):
+    r = rng(12)
+    z, w = r.standard_normal((3, 6, 11, 20)), r.standard_normal((4, 2, 3, 6))
+    zv, wv = z[::-1, ::3, :, ::2], w[:, :, ::-1, ::2]  # strided, reversed views
+    x = conv2d(zv, wv, padding=1, method=method)
+    np.testing.assert_allclose(x, conv2d(zv.copy(), wv.copy(), padding=1), atol=1e-10)
+    eps = r.standard_normal(x.shape)[:, ::-1]
+    delta, g_w = conv2d_backward(eps, zv, wv, padding=1, method=method)
+    d_ref, g_ref = conv2d_backward(eps.copy(), zv.copy(), wv.copy(), padding=1)
+    np.testing.assert_allclose(delta, d_ref, atol=1e-10)
+    np.testing.assert_allclose(g_w, g_ref, atol=1e-10)
+    assert all(a.flags.c_contiguous for a in (x, delta, g_w))
 
 
 # ------------------------------------------------------------------ bad input
@@ -377,7 +398,10 @@ BAD_CALLS = [
     (lambda: conv2d_adjoint_input(np.zeros((1, 1)), W2, padding="full"), "too small"),
     (lambda: conv2d_adjoint_input(E2, W2, stride=(2, 0)), "stride must be a positive int"),
     (lambda: conv2d_adjoint_weight(E2, Z2, kernel_shape=(4, 4)), "eps shape mismatch"),
-    (lambda: conv2d_adjoint_weight(E4, Z4, kernel_shape=(4, 2, 3, 3)), "kernel_shape.*inconsistent"),
+    (
+        lambda: conv2d_adjoint_weight(E4, Z4, kernel_shape=(4, 2, 3, 3)),
+        "kernel_shape.*inconsistent",
+    ),
     (lambda: conv2d_adjoint_weight(np.zeros((1, 4, 6, 6)), Z4), "batch mismatch"),
     (lambda: conv2d_adjoint_weight(np.zeros((9, 9)), Z2), "no kernel size fits"),
     (lambda: conv2d_adjoint_weight(E2, Z2, padding="same"), "kernel_shape is required"),

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from convprop.checkpoint import load_checkpoint
+from convprop.config import TrainConfig
 from convprop.data import make_synthetic
-from convprop.train import Diverged, Interrupted, TrainConfig, train
+from convprop.train import Diverged, Interrupted, train
 
 SPLIT = make_synthetic(num_classes=3, n_train=96, n_test=48, image_size=8, seed=0)
 
@@ -54,11 +55,11 @@ def test_sigint_checkpoints_and_resume_matches_an_uninterrupted_run(
     _run(tmp_path, "full", **kw)
     real_step, calls = module.train_step, {"n": 0}
 
-    def interrupt_at_step_nine(*args):
+    def interrupt_at_step_nine(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 9:
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the step finishes first
-        return real_step(*args)
+        return real_step(*args, **kwargs)
 
     monkeypatch.setattr(module, "train_step", interrupt_at_step_nine)
     with pytest.raises(Interrupted):
@@ -87,11 +88,11 @@ def test_mid_epoch_checkpoint_resumes_exactly(tmp_path, monkeypatch):
     _run(tmp_path, "full", epochs=2, checkpoint_every=2)
     real_step, calls = module.train_step, {"n": 0}
 
-    def crash_after_seven(*args):
+    def crash_after_seven(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 8:
             raise KeyboardInterrupt  # stands for a crash between checkpoints
-        return real_step(*args)
+        return real_step(*args, **kwargs)
 
     monkeypatch.setattr(module, "train_step", crash_after_seven)
     with pytest.raises(KeyboardInterrupt):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,10 +18,11 @@ from typing import Any
 
 import convprop
 from convprop.checkpoint import CheckpointError, load_checkpoint
+from convprop.config import OPTIMIZERS, SCHEDULES, TrainConfig, resume_config
 from convprop.data import DATASETS, DatasetNotFoundError, IdxError, load_dataset
+from convprop.interrupt import Interrupted
 from convprop.models import MODELS
 from convprop.report import OutputExists, check_out_dir
-from convprop.train import OPTIMIZERS, SCHEDULES, Interrupted, TrainConfig, resume_config, train
 
 BAD_INPUT = (
     ValueError,
@@ -70,6 +72,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schedule", choices=SCHEDULES, help="per-epoch lr schedule (none)")
     p.add_argument("--step-size", type=int, help="epochs between drops, schedule=step (5)")
     p.add_argument("--gamma", type=float, help="lr factor per drop, schedule=step (0.1)")
+    p.add_argument("--init", choices=("torch", "he", "xavier"), help="initialiser (torch)")
     p.add_argument("--seed", type=int, help=f"weights and batch order ({d['seed']})")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
 
@@ -81,6 +84,18 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
+    from convprop.distributed import communicator, limit_blas_threads
+    from convprop.train import fit, prepare
+
+    comm = communicator(getattr(args, "distributed", False))
+    args.comm = comm  # main() aborts every process when one fails
+    if comm.size > 1 and not os.environ.get("OPENBLAS_NUM_THREADS"):
+        note = limit_blas_threads(1)
+        if comm.rank == 0:
+            print(
+                f"distributed over {comm.size} processes; {note} (set OPENBLAS_NUM_THREADS "
+                f"to choose)"
+            )
     given = {**(defaults or {}), **_given(args)}
     with _validating():
         if args.resume:
@@ -90,27 +105,31 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             config = TrainConfig(**given)
             out = Path(args.out or "runs/train")
         config.validate()
-        check_out_dir(out, overwrite=args.overwrite, resuming=bool(args.resume))
-        split = load_dataset(config.dataset, config.data_dir)
-        if config.batch_size > len(split.train):
-            raise ValueError(
-                f"--batch-size {config.batch_size} is larger than the training "
-                f"set ({len(split.train)} examples)"
-            )
-    try:
-        summary = train(config, out, resume=args.resume, split=split)
-    except Interrupted as stop:
+        if comm.rank == 0:
+            check_out_dir(out, overwrite=args.overwrite, resuming=bool(args.resume))
+        run = prepare(config, out, resume=args.resume, comm=comm)
+    if args.resume and comm.rank == 0:
         print(
-            f"\ninterrupted: checkpoint written to {stop.checkpoint}; resume with\n"
-            f"  convprop train --resume {stop.checkpoint}",
-            file=sys.stderr,
+            f"resuming {config.model} on {config.dataset} at epoch {run.epoch + 1}, step "
+            f"{run.step}, from {args.resume}"
         )
+    try:
+        summary = fit(run)
+    except Interrupted as stop:
+        if comm.rank == 0:
+            print(
+                f"\ninterrupted: checkpoint written to {stop.checkpoint}; resume with\n"
+                f"  convprop train --resume {stop.checkpoint}",
+                file=sys.stderr,
+            )
         return 130
-    print(
-        f"test accuracy {100 * summary['test_accuracy']:.2f}% after {summary['epochs']} "
-        f"epochs ({summary['train_seconds']:.1f} s, {summary['examples_per_second']:,.0f} "
-        f"img/s); results in {out}/ (metrics.csv, summary.json, model.npz, curves.png)"
-    )
+    if comm.rank == 0:
+        print(
+            f"test accuracy {100 * summary['test_accuracy']:.2f}% after {summary['epochs']} "
+            f"epochs ({summary['train_seconds']:.1f} s, "
+            f"{summary['examples_per_second']:,.0f} img/s); results in {out}/ "
+            f"(metrics.csv, summary.json, model.npz, curves.png)"
+        )
     return 0
 
 
@@ -153,11 +172,37 @@ def cmd_exam(args: argparse.Namespace) -> int:
     return run_exam(json_output=args.json, seed=args.seed)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from convprop.bench import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from convprop.check.command import run
+
+    return run(args)
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    import importlib
+
+    from convprop.experiments import EXPERIMENTS
+
+    return importlib.import_module(EXPERIMENTS[args.experiment]).run(args)
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "train": (cmd_train, "train a classifier by mini-batch SGD on the cross-entropy"),
     "demo": (cmd_demo, "the main job: train the cnn on the bundled digits"),
     "evaluate": (cmd_evaluate, "accuracy and confusion matrix of a checkpoint"),
     "exam": (cmd_exam, "work the seed's exam questions on real arrays"),
+    "experiment": (
+        cmd_experiment,
+        "the seed's claims as experiments: noise, batch-size, momentum",
+    ),
+    "check": (cmd_check, "diagnose your own F and G for a convolution layer"),
+    "bench": (cmd_bench, "time convprop against PyTorch CPU in the same run (needs torch)"),
 }
 
 
@@ -184,15 +229,51 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--overwrite", action="store_true", help="replace the results already in --out"
             )
+            p.add_argument(
+                "--distributed",
+                action="store_true",
+                help="data-parallel SGD over MPI: mpiexec -n P convprop train --distributed ...",
+            )
         if name == "evaluate":
             p.add_argument("checkpoint", help="a model.npz written by convprop train")
             p.add_argument("--dataset", choices=DATASETS, help="default: the run's data set")
             p.add_argument("--data-dir", help="folder with the IDX files")
             p.add_argument("--out", help="folder for confusion.png (default: beside it)")
+        if name == "experiment":
+            _experiment_parsers(p)
+        if name == "check":
+            try:  # TEMPORARY until check/command.py lands
+                from convprop.check.command import add_arguments
+
+                add_arguments(p)
+            except ImportError:
+                pass
+        if name == "bench":
+            p.add_argument(
+                "bench_args",
+                nargs=argparse.REMAINDER,
+                help="--out FILE, --quick, --only conv|ops|train",
+            )
         if name == "exam":
             p.add_argument("--json", action="store_true", help="print a JSON list")
             p.add_argument("--seed", type=int, default=0, help="seed of the arrays (0)")
     return parser
+
+
+def _experiment_parsers(parser: argparse.ArgumentParser) -> None:
+    import importlib
+
+    from convprop.experiments import EXPERIMENTS
+
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    for name, module_name in EXPERIMENTS.items():
+        try:  # TEMPORARY until the experiment modules land
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+        module.add_arguments(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,6 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(args: argparse.Namespace, error: BaseException, code: int) -> int:
     if getattr(args, "debug", False):
         traceback.print_exc()
+    comm = getattr(args, "comm", None)
+    if comm is not None and comm.size > 1:  # one failed process must not leave others hung
+        print(
+            f"convprop {args.command}: rank {comm.rank} of {comm.size} failed: {error}; "
+            f"stopping every rank",
+            file=sys.stderr,
+        )
+        comm.abort(code)
     print(f"convprop {args.command}: error: {error}", file=sys.stderr)
     return code
 

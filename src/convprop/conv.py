@@ -14,8 +14,9 @@ Two kinds of convolution; every function takes ``kind=``:
       G_delta:  delta(n1, n2) = sum_{k1,k2} w(k1, k2) eps(n1 - 2 + k1, n2 - 2 + k2)
       G_gw:     g_w(k1, k2)   = sum_{j1,j2} eps(j1, j2) z(j1 + 2 - k1, j2 + 2 - k2)
 
-  ``F`` equals ``scipy.signal.convolve2d(z, w, "valid")``. ``delta`` is the zero-padded eps
-  (``k - 1`` on each side) correlated with w, which is ``convolve2d(eps, w, "full")``.
+  ``F`` is ``scipy.signal.convolve2d(z, w, "valid")``; ``delta`` is eps zero-padded by ``k - 1``
+  on each side and correlated with w, ``correlate2d(eps, w, "full")``; ``g_w`` is
+  ``correlate2d(z, eps, "valid")`` flipped on both axes.
 * ``"correlation"``: what ``torch.nn.functional.conv2d`` computes (cross-correlation)::
 
       F:        x(j1, j2)     = sum_{k1,k2} w(k1, k2) z(j1 + k1, j2 + k2)
@@ -32,20 +33,20 @@ In general, with stride ``s``, dilation ``d`` and the zero-padded input ``zp``, 
 ``x[n, o, i, j] = sum_{c, a, b} w[o, c, a, b] zp[n, c, s*i + d*a, s*j + d*b]``. True convolution
 is that correlation with the kernel flipped on both spatial axes, and ``g_w`` is flipped back.
 
-Arrays are a single image ``(H, W)`` with kernel ``(kh, kw)``, or a batch ``(N, C_in, H, W)`` with
-kernels ``(C_out, C_in, kh, kw)`` (PyTorch's NCHW / OIHW). Three engines compute the same numbers:
-``"direct"`` (a loop over the kh*kw kernel taps, each a shifted multiply-add or channel matmul),
-``"im2col"`` (one patch matrix and one BLAS product) and ``"fft"`` (``numpy.fft.rfft2``). ``"auto"``
-chooses one from the shape (see ``_choose_method``).
+Arrays are one image ``(H, W)`` with a kernel ``(kh, kw)``, or a batch ``(N, C_in, H, W)`` with
+kernels ``(C_out, C_in, kh, kw)`` (PyTorch's NCHW / OIHW). Three engines give the same numbers:
+``"direct"`` loops over the kh*kw kernel taps (a shifted multiply-add or a channel matmul each),
+``"im2col"`` builds one patch matrix and makes one BLAS product, ``"fft"`` multiplies spectra
+from ``numpy.fft.rfft2``. ``"auto"`` picks one per function from the shapes (``_choose_method``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 __all__ = [
     "conv2d",
@@ -83,8 +84,13 @@ def conv2d_padding(
     for ``kind="convolution"``; either way the kernel's centre is its element ``k // 2``.
     """
     kh, kw = _kernel_hw(kernel_shape)
-    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
     _check_kind(kind)
+    strides, dilations = _pair(stride, "stride"), _pair(dilation, "dilation")
+    return _resolve_padding(padding, kh, kw, strides, dilations, kind)
+
+
+def _resolve_padding(padding, kh: int, kw: int, stride, dilation, kind: str) -> Pads:
+    (sh, sw), (dh, dw) = stride, dilation
     if not isinstance(padding, str):
         return _explicit_pads(padding)
     if padding not in PADDINGS:
@@ -150,9 +156,11 @@ def conv2d(
     Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C, kh, kw) -> (N, O, Ho, Wo)``,
     with ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``; valid, stride 1: ``Ho = H - kh + 1``.
     """
-    (z, w), dtype, single = _prepare([("z", z), ("w", w)], kernel=w)
+    (z, w), dtype, single = _prepare(
+        ("z", z, "(H, W)", "(N, C_in, H, W)"), ("w", w, "(kh, kw)", "(C_out, C_in, kh, kw)")
+    )
     g = _geometry(z.shape, w.shape, stride, padding, dilation, kind)
-    engine = _ENGINES[_choose_method(method, g)]
+    engine = _ENGINES[_choose_method(method, g, "forward")]
     x = engine.forward(z, _oriented(w, kind), g)
     return _finish(x, dtype, single)
 
@@ -176,11 +184,15 @@ def conv2d_adjoint_input(
     w'[o, c, a, b] eps[n, o, i, j]``, ``w'`` as in :func:`conv2d`.
 
     With stride > 1 several input sizes give the same output size; ``input_shape`` (``(H, W)``
-    or ``(N, C, H, W)``) picks one, by default the smallest, ``H = (Ho-1)*s + d*(kh-1) + 1 - pt - pb``.
+    or ``(N, C, H, W)``) picks one. The default is the smallest,
+    ``H = (Ho - 1)*s + d*(kh - 1) + 1 - pt - pb``.
 
     Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C, kh, kw) -> (N, C, H, W)``.
     """
-    (eps, w), dtype, single = _prepare([("eps", eps), ("w", w)], kernel=w)
+    (eps, w), dtype, single = _prepare(
+        ("eps", eps, "(Ho, Wo)", "(N, C_out, Ho, Wo)"),
+        ("w", w, "(kh, kw)", "(C_out, C_in, kh, kw)"),
+    )
     if eps.shape[1] != w.shape[0]:
         raise ValueError(
             f"channel mismatch: eps has {eps.shape[1]} channels, w has C_out={w.shape[0]}"
@@ -188,7 +200,7 @@ def conv2d_adjoint_input(
     zs = _input_shape(input_shape, eps.shape, w.shape, stride, padding, dilation, kind, single)
     g = _geometry(zs, w.shape, stride, padding, dilation, kind)
     _check_eps(eps, g)
-    delta = _ENGINES[_choose_method(method, g)].adjoint_input(eps, _oriented(w, kind), g)
+    delta = _ENGINES[_choose_method(method, g, "input")].adjoint_input(eps, _oriented(w, kind), g)
     return _finish(delta, dtype, single)
 
 
@@ -205,7 +217,7 @@ def conv2d_adjoint_weight(
 ) -> np.ndarray:
     """G_gw: ``g_w = dL/dw``, the adjoint of ``w -> F(z, w)`` applied to ``eps``.
 
-    Correlation: ``g_w[o, c, a, b] = sum_{n, i, j} eps[n, o, i, j] zp[n, c, s*i + d*a, s*j + d*b]``,
+    Correlation: ``g_w[o, c, a, b] = sum_{n,i,j} eps[n, o, i, j] zp[n, c, s*i + d*a, s*j + d*b]``,
     i.e. ``g_w = zp (star) eps``; convolution: that array flipped on both spatial axes.
 
     ``kernel_shape`` (``(kh, kw)`` or ``(O, C, kh, kw)``) is inferred when eps and z determine it
@@ -213,13 +225,15 @@ def conv2d_adjoint_weight(
 
     Shape: ``(Ho, Wo), (H, W) -> (kh, kw)`` or ``(N, O, Ho, Wo), (N, C, H, W) -> (O, C, kh, kw)``.
     """
-    (eps, z), dtype, single = _prepare([("eps", eps), ("z", z)], kernel=None)
+    (eps, z), dtype, single = _prepare(
+        ("eps", eps, "(Ho, Wo)", "(N, C_out, Ho, Wo)"), ("z", z, "(H, W)", "(N, C_in, H, W)")
+    )
     if eps.shape[0] != z.shape[0]:
         raise ValueError(f"batch mismatch: eps has N={eps.shape[0]}, z has N={z.shape[0]}")
     ws = _kernel_shape(kernel_shape, eps.shape, z.shape, stride, padding, dilation, single)
     g = _geometry(z.shape, ws, stride, padding, dilation, kind)
     _check_eps(eps, g)
-    g_w = _ENGINES[_choose_method(method, g)].adjoint_weight(eps, z, g)
+    g_w = _ENGINES[_choose_method(method, g, "weight")].adjoint_weight(eps, z, g)
     return _finish(_oriented(g_w, kind), dtype, single)
 
 
@@ -275,18 +289,16 @@ class _Geometry(NamedTuple):
         """Stride 1: index output positions by flat offset i*Wp + j in the padded input."""
         return self.sh == self.sw == 1
 
-    @property
-    def width(self) -> int:
-        return self.wp if self.wide else self.wo
-
 
 def _geometry(zs, ws, stride, padding, dilation, kind) -> _Geometry:
     if zs[1] != ws[1]:
         raise ValueError(f"channel mismatch: z has C_in={zs[1]} channels, w expects C_in={ws[1]}")
     if min(zs) < 1 or min(ws) < 1:
         raise ValueError(f"empty array: z has shape {tuple(zs)}, w has shape {tuple(ws)}")
-    (pt, pb), (pl, pr) = conv2d_padding(padding, ws, stride=stride, dilation=dilation, kind=kind)
+    _check_kind(kind)
     (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    pads = _resolve_padding(padding, ws[2], ws[3], (sh, sw), (dh, dw), kind)
+    (pt, pb), (pl, pr) = pads
     hp, wp = zs[2] + pt + pb, zs[3] + pl + pr
     eh, ew = dh * (ws[2] - 1) + 1, dw * (ws[3] - 1) + 1
     if eh > hp or ew > wp:
@@ -298,26 +310,23 @@ def _geometry(zs, ws, stride, padding, dilation, kind) -> _Geometry:
     return _Geometry(*zs, ws[0], ws[2], ws[3], sh, sw, dh, dw, pt, pb, pl, pr, ho, wo)
 
 
-def _prepare(named, kernel):
-    """Arrays as 4-D floats of one dtype; also the output dtype and whether the input was 2-D."""
-    arrays = [_as_float(a, name) for name, a in named]
-    (first, a0), (second, a1) = (named[0][0], arrays[0]), (named[1][0], arrays[1])
+def _prepare(first, second):
+    """Two (name, array, 2-D shape, 4-D shape) as 4-D float arrays of one working dtype.
+
+    Also returns the output dtype (numpy's result type) and whether the arrays were 2-D.
+    """
+    (n0, a0, s0, f0), (n1, a1, s1, f1) = first, second
+    a0, a1 = _as_float(a0, n0), _as_float(a1, n1)
     if a0.ndim not in (2, 4) or a1.ndim != a0.ndim:
-        kshape = ("(kh, kw)", "(C_out, C_in, kh, kw)") if kernel is not None else None
-        pair = kshape or ("(H, W)", "(N, C_in, H, W)")
-        lead = "(Ho, Wo)|(N, C_out, Ho, Wo)" if first == "eps" else "(H, W)|(N, C_in, H, W)"
-        lead2, lead4 = lead.split("|")
         raise ValueError(
-            f"wrong ndim: expected {first} {lead2} with {second} {pair[0]}, or {first} {lead4} "
-            f"with {second} {pair[1]}; got shapes {a0.shape} and {a1.shape}"
+            f"wrong ndim: expected {n0} {s0} with {n1} {s1}, or {n0} {f0} with {n1} {f1}; "
+            f"got shapes {a0.shape} and {a1.shape}"
         )
     dtype = np.result_type(a0, a1)
     work = np.float32 if dtype.itemsize < 4 else dtype  # float16 is computed in float32
+    a0, a1 = a0.astype(work, copy=False), a1.astype(work, copy=False)
     single = a0.ndim == 2
-    out = [a.astype(work, copy=False) for a in (a0, a1)]
-    if single:
-        out = [a[None, None] for a in out]
-    return out, dtype, single
+    return (a0[None, None], a1[None, None]) if single else (a0, a1), dtype, single
 
 
 def _as_float(a, name: str) -> np.ndarray:
@@ -330,11 +339,12 @@ def _as_float(a, name: str) -> np.ndarray:
 
 
 def _finish(a: np.ndarray, dtype, single: bool) -> np.ndarray:
-    a = a[0, 0] if single else a
-    return a.astype(dtype, copy=False)
+    return np.ascontiguousarray(a[0, 0] if single else a, dtype=dtype)
 
 
 def _pair(value, name: str) -> tuple[int, int]:
+    if type(value) is int and value > 0:
+        return value, value
     pair = (value, value) if _is_int(value) else value
     if (
         not isinstance(pair, (tuple, list))
@@ -446,93 +456,126 @@ def _oriented(w: np.ndarray, kind: str) -> np.ndarray:
     return w[:, :, ::-1, ::-1] if kind == "convolution" else w
 
 
-def _choose_method(method: str, g: _Geometry) -> str:
+def _choose_method(method: str, g: _Geometry, role: str) -> str:
+    """The engine for F (role "forward"), G_delta ("input") or G_gw ("weight").
+
+    The "auto" rule, calibrated on float32 timings with 2 cores: fft for kernels of 64 taps or
+    more (stride 1); direct, which then needs no BLAS, for one channel in and out; direct for
+    the stride-1 G of layers with many channels and small kernels (one large GEMM per tap beats
+    the patch matrix's memory traffic); im2col, one GEMM, otherwise. Every BLAS call costs a
+    hand-off between threads, so the rule avoids many small ones.
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method != "auto":
         return method
-    taps = g.kh * g.kw
-    if taps >= 64 and g.wide:
+    taps, narrow = g.kh * g.kw, min(g.c, g.o)
+    if g.wide and taps >= 64:
         return "fft"
-    if g.c * g.o <= 1 or (g.c == 1 and taps <= 9):
+    if g.c == g.o == 1:
+        return "direct"
+    if g.wide and role == "input" and narrow >= 8 and taps <= 25:
+        return "direct"
+    if g.wide and role == "weight" and narrow >= 32 and taps <= 9:
         return "direct"
     return "im2col"
 
 
 # ------------------------------------------------------------------ layout helpers
+# The engines work channel-major, (C, N, Hp, Wp), so a whole batch is one GEMM operand. With
+# stride 1 an output position is a flat offset q = i*Wp + j into an image of the padded batch, so
+# each tap is one contiguous run; positions with i >= Ho or j >= Wo are junk, dropped at the end.
+# direct takes all Hp rows of each image (one tap of the batch is then one 2-D slice); im2col Ho.
+
+
+def _plane(g: _Geometry, rows: int) -> tuple[int, int]:
+    """Rows and columns per image of the output positions; rows=0: exactly Ho x Wo."""
+    return (rows, g.wp) if rows else (g.ho, g.wo)
+
+
+def _zeros(c: int, g: _Geometry, dtype) -> np.ndarray:
+    """Zeros (C, N, Hp, Wp), C-contiguous, followed in memory by spare zero rows for _windows."""
+    size = c * g.n * g.hp * g.wp
+    return np.zeros(size + (g.dh * (g.kh - 1) + 1) * g.wp, dtype)[:size].reshape(
+        c, g.n, g.hp, g.wp
+    )
 
 
 def _pad(z: np.ndarray, g: _Geometry) -> np.ndarray:
-    """Zero-padded input (N, C, Hp, Wp), C-contiguous, followed in memory by one spare zero row.
+    """z zero-padded and channel-major, (C, N, Hp, Wp), with spare rows after it."""
+    zc = _zeros(z.shape[1], g, z.dtype)
+    zc[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w] = z.transpose(1, 0, 2, 3)
+    return zc
 
-    The spare row lets a stride-1 window of the last image run (kw-1)*dw elements past the end.
+
+def _crop(zc: np.ndarray, g: _Geometry) -> np.ndarray:
+    """(C, N, Hp, Wp), or (C, N*Hp*Wp), -> (N, C, H, W): drop the padding."""
+    zc = zc.reshape(-1, g.n, g.hp, g.wp)[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
+    return np.ascontiguousarray(zc.transpose(1, 0, 2, 3))
+
+
+def _windows(zc: np.ndarray, g: _Geometry, rows: int) -> np.ndarray:
+    """View of tap (a, b) at every output position, (C, kh, kw, N, *positions).
+
+    ``zc`` is C-contiguous with images of Hp rows of width Wp, channel c starting at ``zc[c]``.
+    Positions are ``rows*Wp`` flat offsets per image (stride 1; this reads up to kh rows past
+    the last image, where ``_zeros`` leaves spare rows) or, with ``rows=0``, exactly (Ho, Wo).
+    Writable; the positions of one tap never overlap.
     """
-    n, c = z.shape[:2]
-    flat = np.zeros(n * c * g.hp * g.wp + g.wp, z.dtype)
-    zp = flat[: -g.wp].reshape(n, c, g.hp, g.wp)
-    zp[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w] = z
-    return zp
+    sx = zc.itemsize
+    sy = g.wp * sx
+    lead = (zc.shape[0], g.kh, g.kw, g.n)
+    taps = (zc.strides[0], g.dh * sy, g.dw * sx, g.hp * sy)
+    if rows:
+        shape, strides = (*lead, rows * g.wp), (*taps, sx)
+    else:
+        shape, strides = (*lead, g.ho, g.wo), (*taps, g.sh * sy, g.sw * sx)
+    # as_strided, but faster; zc starts its base buffer, whose size numpy checks the view against.
+    base = zc if zc.base is None else zc.base
+    return np.ndarray(shape, zc.dtype, buffer=base, strides=strides)
 
 
-def _crop(zp: np.ndarray, g: _Geometry) -> np.ndarray:
-    return np.ascontiguousarray(zp[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w])
+def _narrow(x: np.ndarray, g: _Geometry, rows: int) -> np.ndarray:
+    """(O, N*rows*cols) -> (N, O, Ho, Wo), dropping the junk positions."""
+    x = x.reshape(x.shape[0], g.n, *_plane(g, rows))[:, :, : g.ho, : g.wo]
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
 
 
-def _windows(zp: np.ndarray, g: _Geometry, positions: int | None = None) -> np.ndarray:
-    """View of zp holding tap (a, b) of every output position: (N, C, kh, kw, *positions).
-
-    Stride 1: the positions are the flat offsets q = i*Wp + j, i < Ho, j < Wp, so each tap is one
-    contiguous run and the columns j >= Wo are junk, dropped by ``_narrow``. Stride > 1: the
-    positions are (Ho, Wo). Writable; the positions of one tap never overlap.
-    """
-    sn, sc, sy, sx = zp.strides
-    lead, taps = (zp.shape[0], zp.shape[1], g.kh, g.kw), (sn, sc, g.dh * sy, g.dw * sx)
-    if g.wide:
-        return as_strided(zp, (*lead, positions or g.ho * g.wp), (*taps, sx))
-    return as_strided(zp, (*lead, g.ho, g.wo), (*taps, g.sh * sy, g.sw * sx))
-
-
-def _narrow(x: np.ndarray, g: _Geometry) -> np.ndarray:
-    """(N, O, Ho*width) -> (N, O, Ho, Wo), dropping the junk columns."""
-    return np.ascontiguousarray(x.reshape(g.n, x.shape[1], g.ho, g.width)[..., : g.wo])
-
-
-def _widen(eps: np.ndarray, g: _Geometry) -> np.ndarray:
-    """eps as (N, O, Ho*width), zero in the junk columns; stored (O, N, ...) for one GEMM."""
-    e = np.zeros((g.o, g.n, g.ho, g.width), eps.dtype)
-    e[..., : g.wo] = eps.transpose(1, 0, 2, 3)
-    return e.reshape(g.o, g.n, -1).transpose(1, 0, 2)
+def _widen(eps: np.ndarray, g: _Geometry, rows: int, lead: int = 0) -> np.ndarray:
+    """eps on the output positions, (O, lead + N*rows*cols): zero at junk and the lead entries."""
+    rows, cols = _plane(g, rows)
+    e = np.zeros((g.o, lead + g.n * rows * cols), eps.dtype)
+    plane = e[:, lead:].reshape(g.o, g.n, rows, cols)
+    plane[:, :, : g.ho, : g.wo] = eps.transpose(1, 0, 2, 3)
+    return e
 
 
 # ------------------------------------------------------------------ engines: direct and im2col
-# Both compute out[n, p, m] = sum_{r, a, b} w[p, r, a, b] v[n, r, a, b, m] for a windows view v.
-# direct loops over the kh*kw taps (a channel matmul, or a scalar multiply-add, per tap); im2col
-# copies v into the patch matrix (R*kh*kw, N*M) and makes one GEMM.
+# Both compute out[p, m] = sum_{r, a, b} w[p, r, a, b] v[r, a, b, m] for a windows view v. direct
+# loops over the kh*kw taps, one channel matmul (or multiply-add) each; im2col copies v into the
+# patch matrix (R*kh*kw, M) and makes one GEMM.
 
 
 def _tap_product(wt: np.ndarray, s: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """wt @ s[n] for every n: (P, R) @ (N, R, M) -> (N, P, M), the channel sum of one tap."""
-    if wt.shape == (1, 1):
-        return np.multiply(s, wt[0, 0], out=out)
+    """One tap's channel sum: (P, R) @ (R, M) -> (P, M); an outer product when R == 1."""
     if wt.shape[1] == 1:
-        return np.multiply(s, wt.reshape(1, -1, 1), out=out)
+        return np.multiply(wt, s, out=out)
     return np.matmul(wt, s, out=out)
 
 
 def _correlate(v: np.ndarray, w: np.ndarray, im2col: bool) -> np.ndarray:
-    """(N, R, kh, kw, *positions) windows, (P, R, kh, kw) kernel -> (N, P, M)."""
-    n, r, kh, kw = v.shape[:4]
+    """Windows (R, kh, kw, N, *positions), kernel (P, R, kh, kw) -> (P, M)."""
+    r, kh, kw = v.shape[:3]
     p = w.shape[0]
     if im2col:
-        col = v.transpose(1, 2, 3, 0, *range(4, v.ndim)).reshape(r * kh * kw, -1)  # (RKK, N*M)
-        return (w.reshape(p, -1) @ col).reshape(p, n, -1).transpose(1, 0, 2)
-    if n == p == r == 1:  # one image, one channel: all taps in one broadcast multiply
-        wb = w[0, 0].reshape(kh, kw, *[1] * (v.ndim - 4))
-        return (v[0, 0] * wb).sum(axis=(0, 1)).reshape(1, 1, -1)
+        return w.reshape(p, -1) @ v.reshape(r * kh * kw, -1)  # (P, RKK) @ (RKK, M)
+    if p == r == 1:  # one channel in and out: every tap in one broadcast multiply
+        wb = w[0, 0].reshape(kh, kw, *[1] * (v.ndim - 3))
+        return (v[0] * wb).sum(axis=(0, 1)).reshape(1, -1)
     out = tmp = None
     for a in range(kh):
         for b in range(kw):
-            s = v[:, :, a, b].reshape(n, r, -1)  # (N, R, M)
+            s = v[:, a, b].reshape(r, -1)  # (R, M)
             if out is None:
                 out = _tap_product(w[:, :, a, b], s)
                 tmp = np.empty_like(out)
@@ -542,60 +585,62 @@ def _correlate(v: np.ndarray, w: np.ndarray, im2col: bool) -> np.ndarray:
 
 
 def _gram(e: np.ndarray, v: np.ndarray, im2col: bool) -> np.ndarray:
-    """sum_{n, m} e[n, p, m] v[n, r, a, b, m]: (N, P, M), windows -> (P, R, kh, kw)."""
-    n, r, kh, kw = v.shape[:4]
-    p = e.shape[1]
+    """sum_m e[p, m] v[r, a, b, m]: (P, M) and windows (R, kh, kw, N, ...) -> (P, R, kh, kw)."""
+    r, kh, kw = v.shape[:3]
+    p = e.shape[0]
     if im2col:
-        col = v.transpose(1, 2, 3, 0, *range(4, v.ndim)).reshape(r * kh * kw, -1)  # (RKK, N*M)
-        et = e.transpose(1, 0, 2).reshape(p, -1)  # (P, N*M)
-        return np.ascontiguousarray((col @ et.T).T).reshape(p, r, kh, kw)
-    if n == p == r == 1:  # kh*kw dot products in one batched matmul
-        taps = v[0, 0].reshape(kh, kw, 1, -1)
-        return np.matmul(taps, e[0, 0, :, None]).reshape(1, 1, kh, kw)
+        g_w = (v.reshape(r * kh * kw, -1) @ e.T).T  # (RKK, M) @ (M, P)
+        return np.ascontiguousarray(g_w).reshape(p, r, kh, kw)
+    if p == r == 1:  # kh*kw dot products in one batched matmul
+        return np.matmul(v[0].reshape(kh, kw, 1, -1), e[0, :, None]).reshape(1, 1, kh, kw)
     g_w = np.empty((p, r, kh, kw), e.dtype)
     for a in range(kh):
         for b in range(kw):
-            s = v[:, :, a, b].reshape(n, r, -1)  # (N, R, M)
-            g_w[:, :, a, b] = np.matmul(e, s.transpose(0, 2, 1)).sum(axis=0)
+            g_w[:, :, a, b] = (v[:, a, b].reshape(r, -1) @ e.T).T
     return g_w
 
 
 def _scatter(e: np.ndarray, w: np.ndarray, vd: np.ndarray, im2col: bool) -> None:
-    """vd[n, r, a, b, m] += sum_p w[p, r, a, b] e[n, p, m], tap by tap (col2im for im2col)."""
-    n, r, kh, kw = vd.shape[:4]
+    """vd[r, a, b, m] += sum_p w[p, r, a, b] e[p, m], tap by tap (col2im for im2col)."""
+    r, kh, kw = vd.shape[:3]
     if im2col:
-        et = e.transpose(1, 0, 2).reshape(e.shape[1], -1)  # (P, N*M)
-        dcol = (w.reshape(w.shape[0], -1).T @ et).reshape(r, kh, kw, n, *vd.shape[4:])
+        dcol = (w.reshape(w.shape[0], -1).T @ e).reshape(vd.shape)  # (RKK, P) @ (P, M)
     for a in range(kh):
         for b in range(kw):
-            tap = vd[:, :, a, b]
-            if im2col:
-                tap += dcol[:, a, b].swapaxes(0, 1)
-            else:
-                tap += _tap_product(w[:, :, a, b].T, e).reshape(tap.shape)
+            tap = vd[:, a, b]
+            tap += dcol[:, a, b] if im2col else _tap_product(w[:, :, a, b].T, e).reshape(tap.shape)
+
+
+def _rows(g: _Geometry, im2col: bool) -> int:
+    """Position rows per image: Hp (direct), Ho (im2col), 0 for exact positions (see _windows)."""
+    if not g.wide:
+        return 0
+    return g.ho if im2col else g.hp
 
 
 def _forward(z, w, g, im2col):
-    return _narrow(_correlate(_windows(_pad(z, g), g), w, im2col), g)
+    rows = _rows(g, im2col)
+    return _narrow(_correlate(_windows(_pad(z, g), g, rows), w, im2col), g, rows)
 
 
 def _adjoint_input(eps, w, g, im2col):
-    if not g.wide:  # scatter eps back through the windows of a zero input
-        dzp = np.zeros((g.n, g.c, g.hp, g.wp), eps.dtype)
-        _scatter(_widen(eps, g), w, _windows(dzp, g), im2col)
-        return _crop(dzp, g)
-    # Stride 1: correlate eps, zero-extended by (kh-1)*dh rows and (kw-1)*dw columns before it, with
-    # the flipped kernel w[o, c, kh-1-a, kw-1-b], on the padded input's grid: row width Wp.
-    top, left = g.dh * (g.kh - 1), g.dw * (g.kw - 1)
-    ext = np.zeros((g.n, g.o, g.hp + top + 1, g.wp), eps.dtype)
-    ext[:, :, top : top + g.ho, left : left + g.wo] = eps
+    if im2col or not g.wide:  # scatter eps back through the windows of a zero input (col2im)
+        rows = _rows(g, im2col)
+        dzc = _zeros(g.c, g, eps.dtype)
+        _scatter(_widen(eps, g, rows), w, _windows(dzc, g, rows), im2col)
+        return _crop(dzc, g)
+    # direct, stride 1: correlate eps (on the padded grid, junk zero) with the flipped kernel
+    # w[o, c, kh-1-a, kw-1-b], reading `lead` zeros before it: the input transpose is itself a
+    # correlation. Junk rows and columns separate the images, so nothing leaks between them.
+    lead = g.dh * (g.kh - 1) * g.wp + g.dw * (g.kw - 1)
     wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
-    dzp = _correlate(_windows(ext, g, g.hp * g.wp), wf, im2col)  # (N, C, Hp*Wp)
-    return _crop(dzp.reshape(g.n, g.c, g.hp, g.wp), g)
+    v = _windows(_widen(eps, g, g.hp, lead), g, g.hp)  # (O, kh, kw, N, Hp*Wp)
+    return _crop(_correlate(v, wf, im2col), g)
 
 
 def _adjoint_weight(eps, z, g, im2col):
-    return _gram(_widen(eps, g), _windows(_pad(z, g), g), im2col)
+    rows = _rows(g, im2col)
+    return _gram(_widen(eps, g, rows), _windows(_pad(z, g), g, rows), im2col)
 
 
 # ------------------------------------------------------------------ engine: fft
@@ -618,22 +663,30 @@ def _fft_shape(g: _Geometry) -> tuple[int, int]:
     return _fast_len(g.hp), _fast_len(g.wp)
 
 
+def _rfft2(a: np.ndarray, g: _Geometry) -> np.ndarray:
+    """numpy.fft.rfft2(a, s=_fft_shape(g)), done as two 1-D passes (twice as fast here)."""
+    fh, fw = _fft_shape(g)
+    return np.fft.fft(np.fft.rfft(a, n=fw, axis=-1), n=fh, axis=-2)
+
+
 def _kernel_spectrum(w, g):
     """rfft2 of the dilated kernel (O, C, d*(kh-1)+1, d*(kw-1)+1), zero-padded to the FFT size."""
     if g.dh > 1 or g.dw > 1:
         wd = np.zeros((g.o, g.c, g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1), w.dtype)
         wd[:, :, :: g.dh, :: g.dw] = w
         w = wd
-    return np.fft.rfft2(w, s=_fft_shape(g))
+    return _rfft2(w, g)
+
+
+def _input_spectrum(z, g):
+    return _rfft2(_pad(z, g), g)  # (C, N, Fh, Fw)
 
 
 def _error_spectrum(eps, g):
-    """rfft2 of eps placed at the stride-1 output positions (s*i, s*j), zeros between."""
-    if not g.wide:
-        e = np.zeros((g.n, g.o, (g.ho - 1) * g.sh + 1, (g.wo - 1) * g.sw + 1), eps.dtype)
-        e[:, :, :: g.sh, :: g.sw] = eps
-        eps = e
-    return np.fft.rfft2(eps, s=_fft_shape(g))
+    """rfft2 of eps (O, N, ...) placed at the stride-1 output positions (s*i, s*j)."""
+    e = np.zeros((g.o, g.n, (g.ho - 1) * g.sh + 1, (g.wo - 1) * g.sw + 1), eps.dtype)
+    e[:, :, :: g.sh, :: g.sw] = eps.transpose(1, 0, 2, 3)
+    return _rfft2(e, g)
 
 
 def _spectral_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -642,23 +695,21 @@ def _spectral_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _fft_forward(z, w, g):
-    zf = np.fft.rfft2(_pad(z, g), s=_fft_shape(g))  # (N, C, Fh, Fw)
-    kf = _kernel_spectrum(w, g).conj().transpose(1, 0, 2, 3)  # (C, O, Fh, Fw)
-    x = np.fft.irfft2(_spectral_matmul(zf, kf), s=_fft_shape(g))  # circular correlation
-    return np.ascontiguousarray(
-        x[:, :, : (g.ho - 1) * g.sh + 1 : g.sh, : (g.wo - 1) * g.sw + 1 : g.sw]
-    )
+    kf = _kernel_spectrum(w, g).conj()  # (O, C, Fh, Fw)
+    x = np.fft.irfft2(_spectral_matmul(kf, _input_spectrum(z, g)), s=_fft_shape(g))
+    x = x[:, :, : (g.ho - 1) * g.sh + 1 : g.sh, : (g.wo - 1) * g.sw + 1 : g.sw]  # (O, N, Ho, Wo)
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
 
 
 def _fft_adjoint_input(eps, w, g):
-    ef, kf = _error_spectrum(eps, g), _kernel_spectrum(w, g)  # (N, O, ...), (O, C, ...)
-    dzp = np.fft.irfft2(_spectral_matmul(ef, kf), s=_fft_shape(g))  # circular convolution
-    return _crop(dzp, g)
+    kf = _kernel_spectrum(w, g).transpose(1, 0, 2, 3)  # (C, O, Fh, Fw)
+    dzc = np.fft.irfft2(_spectral_matmul(kf, _error_spectrum(eps, g)), s=_fft_shape(g))
+    return _crop(dzc[:, :, : g.hp, : g.wp], g)
 
 
 def _fft_adjoint_weight(eps, z, g):
-    zf = np.fft.rfft2(_pad(z, g), s=_fft_shape(g))  # (N, C, Fh, Fw)
-    ef = _error_spectrum(eps, g).conj().transpose(1, 0, 2, 3)  # (O, N, Fh, Fw)
+    ef = _error_spectrum(eps, g).conj()  # (O, N, Fh, Fw)
+    zf = _input_spectrum(z, g).transpose(1, 0, 2, 3)  # (N, C, Fh, Fw)
     g_w = np.fft.irfft2(_spectral_matmul(ef, zf), s=_fft_shape(g))
     eh, ew = g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1
     return np.ascontiguousarray(g_w[:, :, : eh : g.dh, : ew : g.dw])
@@ -671,9 +722,9 @@ _GEMM_FAMILY = (_forward, _adjoint_input, _adjoint_weight)
 
 
 class _Engine(NamedTuple):
-    forward: object
-    adjoint_input: object
-    adjoint_weight: object
+    forward: Callable[..., np.ndarray]  # (z, w, g) -> x
+    adjoint_input: Callable[..., np.ndarray]  # (eps, w, g) -> delta
+    adjoint_weight: Callable[..., np.ndarray]  # (eps, z, g) -> g_w
 
 
 _ENGINES = {

@@ -21,13 +21,14 @@ def mlp(
     num_classes: int,
     rng: np.random.Generator,
     hidden: tuple[int, ...] = (128, 64),
+    init: str = "torch",
 ) -> nn.Sequential:
     """Flatten, then Linear-ReLU layers of widths ``hidden``, then a linear classifier."""
     widths = [int(np.prod(input_shape)), *hidden]
     layers: list[nn.Module] = [nn.Flatten()]
     for a, b in zip(widths, widths[1:], strict=False):
-        layers += [nn.Linear(a, b, rng=rng), nn.ReLU()]
-    layers.append(nn.Linear(widths[-1], num_classes, rng=rng))
+        layers += [nn.Linear(a, b, rng=rng, init=init), nn.ReLU()]
+    layers.append(nn.Linear(widths[-1], num_classes, rng=rng, init=init))
     return nn.Sequential(*layers)
 
 
@@ -36,6 +37,7 @@ def cnn(
     num_classes: int,
     rng: np.random.Generator,
     channels: tuple[int, ...] = (16, 32),
+    init: str = "torch",
 ) -> nn.Sequential:
     """The seed's layer stacked: 3x3 "valid" true convolutions with ReLU, then a linear
     classifier. Inputs of 16x16 or more are max-pooled by 2 before the classifier (so a
@@ -46,34 +48,36 @@ def cnn(
         raise ValueError(f"the cnn model needs images of at least 8x8, got {h}x{w}")
     layers: list[nn.Module] = []
     for c_out in channels:
-        layers += [nn.Conv2d(c, c_out, 3, kind="convolution", rng=rng), nn.ReLU()]
+        layers += [nn.Conv2d(c, c_out, 3, kind="convolution", rng=rng, init=init), nn.ReLU()]
         c, h, w = c_out, h - 2, w - 2
     if min(h, w) >= 12:
         layers.append(nn.MaxPool2d(2))
         h, w = h // 2, w // 2
-    layers += [nn.Flatten(), nn.Linear(c * h * w, num_classes, rng=rng)]
+    layers += [nn.Flatten(), nn.Linear(c * h * w, num_classes, rng=rng, init=init)]
     return nn.Sequential(*layers)
 
 
-def lenet5(input_shape: Shape, num_classes: int, rng: np.random.Generator) -> nn.Sequential:
+def lenet5(
+    input_shape: Shape, num_classes: int, rng: np.random.Generator, init: str = "torch"
+) -> nn.Sequential:
     """LeNet-5 for 28x28 inputs: conv 6@5x5 (padding 2), ReLU, max-pool 2, conv 16@5x5,
     ReLU, max-pool 2, then linear 400-120-84-classes with ReLU."""
     c, h, w = input_shape
     if (h, w) != (28, 28):
         raise ValueError(f"lenet5 expects 28x28 images, got {h}x{w}; try the cnn model")
     return nn.Sequential(
-        nn.Conv2d(c, 6, 5, padding=2, rng=rng),
+        nn.Conv2d(c, 6, 5, padding=2, rng=rng, init=init),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, rng=rng),
+        nn.Conv2d(6, 16, 5, rng=rng, init=init),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120, rng=rng),
+        nn.Linear(16 * 5 * 5, 120, rng=rng, init=init),
         nn.ReLU(),
-        nn.Linear(120, 84, rng=rng),
+        nn.Linear(120, 84, rng=rng, init=init),
         nn.ReLU(),
-        nn.Linear(84, num_classes, rng=rng),
+        nn.Linear(84, num_classes, rng=rng, init=init),
     )
 
 
@@ -81,9 +85,17 @@ MODELS: dict[str, Callable[..., nn.Sequential]] = {"mlp": mlp, "cnn": cnn, "lene
 
 
 def build_model(
-    name: str, input_shape: Shape, num_classes: int, rng: np.random.Generator
+    name: str,
+    input_shape: Shape,
+    num_classes: int,
+    rng: np.random.Generator,
+    init: str = "torch",
 ) -> nn.Sequential:
-    """The model called ``name`` (one of :data:`MODELS`) for the given input and classes."""
+    """The model called ``name`` (one of :data:`MODELS`) for the given input and classes.
+
+    ``init`` picks the weight initialiser of every layer: "torch" (PyTorch's default), "he"
+    or "xavier" (see :mod:`convprop.nn.init`).
+    """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](tuple(input_shape), num_classes, rng)
+    return MODELS[name](tuple(input_shape), num_classes, rng, init=init)

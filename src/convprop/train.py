@@ -1,21 +1,19 @@
 """Training by maximum likelihood: mini-batch SGD on the cross-entropy, epoch after epoch.
 
-The loop reads as the seed's Q3.7 and Q4: for each epoch (one full pass over the training
-set), for each mini-batch of ``batch_size`` examples: forward, loss (the negative
-log-likelihood of the one-hot labels, i.e. the cross-entropy), zero_grad, backward, step;
-then one log line. Everything else here is bookkeeping that keeps a run safe to interrupt:
-checkpoints are atomic, a resumed run ends with the same weights as an uninterrupted one,
-and a diverging run stops before it overwrites the last good checkpoint.
+The loop in :func:`fit` reads as the seed's Q3.7 and Q4: for each epoch (one full pass over
+the training set), for each mini-batch of ``batch_size`` examples: forward, loss (the negative
+log-likelihood of the one-hot labels, i.e. the cross-entropy), zero_grad, backward, step; then
+one log line. The rest keeps a run safe: checkpoints are atomic, a resumed run ends with the
+same weights as an uninterrupted one, and a diverging run stops before it overwrites the last
+good checkpoint. With a communicator (``convprop.distributed``) each process computes the
+gradient of its share of the global batch and one Allreduce sums them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,99 +21,38 @@ import numpy as np
 
 from convprop import optim
 from convprop.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from convprop.config import TrainConfig, make_optimizer, make_schedule
 from convprop.data import DataLoader, Split, load_dataset
-from convprop.models import MODELS, build_model
+from convprop.distributed import Communicator, Serial
+from convprop.interrupt import Interrupted, StopFlag
+from convprop.models import build_model
 from convprop.nn import Module
 from convprop.ops import cross_entropy
 from convprop.report import ProgressBar, RunWriter
 from convprop.tensor import Tensor, no_grad
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "step", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    """One training run. Every field is a command-line flag of ``convprop train``."""
-
-    dataset: str = "digits"  # digits | mnist | fashion-mnist
-    data_dir: str | None = None  # folder with the IDX files (mnist, fashion-mnist)
-    model: str = "cnn"  # mlp | cnn | lenet5
-    epochs: int = 10  # full passes over the training set
-    batch_size: int = 64  # K_b, examples per mini-batch
-    lr: float = 0.05  # step size alpha
-    momentum: float = 0.9  # gamma; 0 is plain SGD
-    nesterov: bool = False  # Nesterov momentum (PyTorch's form)
-    momentum_form: str = "pytorch"  # pytorch (b <- mu b + g) | classical (v <- mu v - lr g)
-    weight_decay: float = 0.0  # L2 penalty added to the gradient
-    optimizer: str = "sgd"  # sgd | adam | adamw
-    schedule: str = "none"  # none | step | cosine (per epoch)
-    step_size: int = 5  # epochs between lr drops for schedule=step
-    gamma: float = 0.1  # lr factor at each drop for schedule=step
-    seed: int = 0  # fixes initial weights and the order of every epoch
-    checkpoint_every: int = 0  # also checkpoint every N steps (0: at epoch ends only)
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first bad field and how to fix it."""
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
-            )
-        for name in ("epochs", "batch_size", "step_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be a positive integer, got {value!r}"
-                )
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"--lr must be a positive finite number, got {self.lr}")
-        if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
-            raise ValueError(f"--momentum must lie in [0, 1), got {self.momentum}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("--nesterov needs --momentum > 0")
-        if self.checkpoint_every < 0:
-            raise ValueError("--checkpoint-every must be >= 0")
+__all__ = ["Diverged", "Interrupted", "Run", "evaluate", "fit", "prepare", "train", "train_step"]
 
 
 class Diverged(RuntimeError):
     """The loss or a gradient became NaN or infinite."""
 
 
-def make_optimizer(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
-    if config.optimizer == "sgd":
-        return optim.SGD(
-            params,
-            lr=config.lr,
-            momentum=config.momentum,
-            nesterov=config.nesterov,
-            weight_decay=config.weight_decay,
-            form=config.momentum_form,
-        )
-    cls = optim.Adam if config.optimizer == "adam" else optim.AdamW
-    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def make_schedule(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRScheduler | None:
-    if config.schedule == "step":
-        return optim.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
-    if config.schedule == "cosine":
-        return optim.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    return None
-
-
 @no_grad()
 def evaluate(
-    model: Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000
+    model: Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = 1000,
+    comm: Communicator | None = None,
 ) -> tuple[float, float, np.ndarray]:
-    """Mean cross-entropy, accuracy and predicted classes of ``model`` on a dataset."""
+    """Mean cross-entropy, accuracy and predicted classes of ``model`` on a dataset.
+
+    With a communicator, each process evaluates every P-th example and the sums are reduced
+    (the predictions returned are then this process's share only).
+    """
+    comm = comm or Serial()
+    images, labels = images[comm.rank :: comm.size], labels[comm.rank :: comm.size]
     model.eval()
     total, predictions = 0.0, []
     for start in range(0, len(labels), batch_size):
@@ -124,55 +61,224 @@ def evaluate(
         total += float(cross_entropy(logits, y, reduction="sum").data)
         predictions.append(np.argmax(logits.data, axis=1))
     model.train()
-    predicted = np.concatenate(predictions)
-    return total / len(labels), float(np.mean(predicted == labels)), predicted
+    predicted = np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
+    loss_sum, correct, count = comm.sum_scalars([total, np.sum(predicted == labels), len(labels)])
+    return loss_sum / count, correct / count, predicted
 
 
 def train_step(
-    model: Module, optimizer: optim.Optimizer, x: np.ndarray, y: np.ndarray
+    model: Module,
+    optimizer: optim.Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    comm: Communicator | None = None,
+    global_size: int | None = None,
+    timing: dict[str, float] | None = None,
 ) -> tuple[float, int]:
-    """forward, loss, zero_grad, backward, step; returns (summed loss, correct count)."""
+    """forward, loss, zero_grad, backward, (allreduce), step.
+
+    The loss is ``-(1/K_b) sum_k log f_theta(m_k^* | y_k)`` over the global batch of
+    ``global_size`` examples (``len(y)`` when alone); a process holding a share of it sums its
+    share's terms, and the Allreduce of the gradients completes the sum. Returns the global
+    batch's summed loss and its number of correct predictions.
+    """
+    start = time.perf_counter()
     logits = model(Tensor(x))
-    loss = cross_entropy(logits, y)  # -(1/K_b) sum_k log f_theta(m_k^* | y_k)
+    loss = cross_entropy(logits, y, reduction="sum") / (global_size or len(y))
     optimizer.zero_grad()
     loss.backward()
-    if not (
-        np.isfinite(loss.item()) and all(np.all(np.isfinite(p.grad)) for p in model.parameters())
-    ):
+    correct = int(np.sum(np.argmax(logits.data, axis=1) == y))
+    loss_sum, params = float(loss.data) * (global_size or len(y)), model.parameters()
+    computed = time.perf_counter()
+    if comm is not None and comm.size > 1:
+        loss_sum, correct = comm.sum_gradients(params, [loss_sum, correct])
+    if timing is not None:
+        timing["compute"] = timing.get("compute", 0.0) + computed - start
+        timing["communicate"] = timing.get("communicate", 0.0) + time.perf_counter() - computed
+    if not (np.isfinite(loss_sum) and all(np.all(np.isfinite(p.grad)) for p in params)):
         raise Diverged("loss or gradient is not finite")
     optimizer.step()
-    return loss.item() * len(y), int(np.sum(np.argmax(logits.data, axis=1) == y))
+    return loss_sum, int(correct)
 
 
-class _StopFlag:
-    """Set by SIGINT / SIGTERM: the loop finishes the current step, checkpoints and exits."""
+@dataclass
+class Run:
+    """Everything a training run holds; :func:`prepare` builds it, :func:`fit` advances it."""
 
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
+    config: TrainConfig
+    split: Split
+    model: Module
+    optimizer: optim.Optimizer
+    schedule: optim.LRScheduler | None
+    loader: DataLoader
+    writer: RunWriter | None  # None on processes other than rank 0
+    comm: Communicator
+    epoch: int = 0  # epochs completed
+    step: int = 0  # batches completed in the current epoch
+    running: list[float] = field(default_factory=lambda: [0.0, 0, 0, 0.0])  # loss, right, n, s
+    history: list[dict[str, Any]] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)  # compute / communicate seconds
 
-    def __enter__(self) -> _StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
+    def save(self, path: Path | None = None) -> Path | None:
+        """Write the checkpoint (rank 0 only): weights, optimizer, schedule, progress."""
+        if self.writer is None:
+            return None
+        return save_checkpoint(
+            path or self.writer.checkpoint_path,
+            Checkpoint(
+                model=self.model.state_dict(),
+                optimizer=self.optimizer.state_dict(),
+                config=dataclasses.asdict(self.config),
+                progress={"epoch": self.epoch, "step": self.step, "running": self.running},
+                scheduler=None if self.schedule is None else self.schedule.state_dict(),
+                extra={
+                    "history": self.history,
+                    "num_classes": self.split.num_classes,
+                    "input_shape": list(self.split.input_shape),
+                    "normalisation": [self.split.mean, self.split.std],
+                },
+            ),
+        )
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signal = signum
 
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+def prepare(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: str | Path | None = None,
+    split: Split | None = None,
+    comm: Communicator | None = None,
+) -> Run:
+    """Check the configuration, load the data, build the model and optimizer, and load the
+    checkpoint to resume from. Everything that can be wrong with the input fails here, before
+    any training (shapes of another model's checkpoint are named by parameter)."""
+    config.validate()
+    comm = comm or Serial()
+    state = load_checkpoint(resume) if resume is not None else None
+    split = split or load_dataset(config.dataset, config.data_dir)
+    if config.batch_size > len(split.train):
+        raise ValueError(
+            f"--batch-size {config.batch_size} is larger than the training set "
+            f"({len(split.train)} examples)"
+        )
+    rng = np.random.default_rng(config.seed)
+    model = build_model(config.model, split.input_shape, split.num_classes, rng, config.init)
+    comm.broadcast_parameters(model.parameters())
+    optimizer = make_optimizer(config, model.parameters())
+    schedule = make_schedule(config, optimizer)
+    loader = DataLoader(split.train, config.batch_size, shuffle=True, seed=config.seed)
+    writer = RunWriter(Path(out), config, split) if comm.rank == 0 else None
+    run = Run(config, split, model, optimizer, schedule, loader, writer, comm)
+    if state is not None:
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        if schedule is not None and state.scheduler is not None:
+            schedule.load_state_dict(state.scheduler)
+        run.epoch, run.step = state.progress["epoch"], state.progress["step"]
+        run.running, run.history = list(state.progress["running"]), list(state.extra["history"])
+    return run
 
 
-class Interrupted(Exception):
-    """Training stopped on a signal after writing a checkpoint."""
+def fit(run: Run, *, progress: bool = True, log: Any = print) -> dict[str, Any]:
+    """Train ``run`` to ``config.epochs``; write metrics, summary, checkpoint and curves."""
+    config, split, comm = run.config, run.split, run.comm
+    log = log if comm.rank == 0 else (lambda *a, **k: None)
+    with StopFlag() as stop:
+        while run.epoch < config.epochs:
+            batches = run.loader.batch_indices(run.epoch)
+            bar = ProgressBar(
+                f"epoch {run.epoch + 1}/{config.epochs}", len(batches), progress and comm.rank == 0
+            )
+            start_time = time.perf_counter() - run.running[3]
+            for index in batches[run.step :]:
+                x, y = split.train[comm.share(index)]  # this process's part of the batch
+                try:
+                    loss_sum, correct = train_step(
+                        run.model,
+                        run.optimizer,
+                        x,
+                        y,
+                        comm=comm,
+                        global_size=len(index),
+                        timing=run.timing,
+                    )
+                except Diverged as error:
+                    raise Diverged(
+                        f"training diverged at epoch {run.epoch + 1}, batch {run.step + 1}: "
+                        f"{error} (lr {run.optimizer.param_groups[0]['lr']:g} is likely too "
+                        f"large; lower --lr). The last good checkpoint is "
+                        f"{run.writer.checkpoint_path if run.writer else 'on rank 0'}"
+                    ) from None
+                run.step += 1
+                r = run.running
+                run.running = [
+                    r[0] + loss_sum,
+                    r[1] + correct,
+                    r[2] + len(index),
+                    time.perf_counter() - start_time,
+                ]
+                bar.update(
+                    run.step,
+                    run.running[0] / run.running[2],
+                    run.running[2] / max(run.running[3], 1e-9),
+                )
+                if comm.any(stop.signal is not None):
+                    bar.close()
+                    raise Interrupted(run.save(), stop.signal or 0)
+                if config.checkpoint_every and run.step % config.checkpoint_every == 0:
+                    run.save()
+            bar.close()
+            _end_epoch(run, log)
+            if comm.any(stop.signal is not None):
+                raise Interrupted(run.save(), stop.signal or 0)
+    if run.writer is None:
+        return {}
+    summary = run.writer.write_summary(
+        run.history, run.model.num_parameters(), processes=comm.size, **_timing_summary(run)
+    )
+    run.writer.write_curves(run.history)
+    return summary
 
-    def __init__(self, checkpoint: Path, signum: int) -> None:
-        super().__init__(f"interrupted by signal {signum}; checkpoint written to {checkpoint}")
-        self.checkpoint, self.signum = checkpoint, signum
+
+def _end_epoch(run: Run, log: Any) -> None:
+    """Evaluate, log one line, step the schedule, write metrics and the checkpoint."""
+    test_loss, test_acc, _ = evaluate(
+        run.model, run.split.test.images, run.split.test.labels, comm=run.comm
+    )
+    loss, right, n, seconds = run.running
+    row = {
+        "epoch": run.epoch + 1,
+        "train_loss": loss / n,
+        "train_accuracy": right / n,
+        "test_loss": test_loss,
+        "test_accuracy": test_acc,
+        "seconds": seconds,
+        "examples_per_second": n / max(seconds, 1e-9),
+        "lr": run.optimizer.param_groups[0]["lr"],
+    }
+    if run.comm.size > 1:
+        steps = max(len(run.loader), 1)
+        row["compute_s_per_step"] = run.timing.pop("compute", 0.0) / steps
+        row["communicate_s_per_step"] = run.timing.pop("communicate", 0.0) / steps
+    run.history.append(row)
+    log(RunWriter.epoch_line(row, run.config.epochs))
+    if run.schedule is not None:
+        run.schedule.step()
+    run.epoch, run.step, run.running = run.epoch + 1, 0, [0.0, 0, 0, 0.0]
+    if run.writer is not None:
+        run.writer.write_metrics(run.history)
+    run.save()
+
+
+def _timing_summary(run: Run) -> dict[str, float]:
+    rows = [r for r in run.history if "compute_s_per_step" in r]
+    if not rows:
+        return {}
+    return {
+        "compute_s_per_step": float(np.mean([r["compute_s_per_step"] for r in rows])),
+        "communicate_s_per_step": float(np.mean([r["communicate_s_per_step"] for r in rows])),
+    }
 
 
 def train(
@@ -183,120 +289,13 @@ def train(
     split: Split | None = None,
     progress: bool = True,
     log: Any = print,
+    comm: Communicator | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) training; write metrics, summary, checkpoint and curves to ``out``."""
-    config.validate()
-    state = load_checkpoint(resume) if resume is not None else None
-    split = split or load_dataset(config.dataset, config.data_dir)
-    model = build_model(
-        config.model, split.input_shape, split.num_classes, np.random.default_rng(config.seed)
-    )
-    optimizer = make_optimizer(config, model.parameters())
-    schedule = make_schedule(config, optimizer)
-    loader = DataLoader(split.train, config.batch_size, shuffle=True, seed=config.seed)
-    writer = RunWriter(Path(out), config, split)
-    epoch, step, running, history = 0, 0, [0.0, 0, 0, 0.0], []
-    if state is not None:
-        model.load_state_dict(state.model)
-        optimizer.load_state_dict(state.optimizer)
-        if schedule is not None and state.scheduler is not None:
-            schedule.load_state_dict(state.scheduler)
-        epoch, step = state.progress["epoch"], state.progress["step"]
-        running, history = list(state.progress["running"]), list(state.extra["history"])
+    """Prepare and fit a run (or resume one): the library's ``convprop train``."""
+    run = prepare(config, out, resume=resume, split=split, comm=comm)
+    if resume is not None:
         log(
-            f"resuming {config.model} on {config.dataset} at epoch {epoch + 1}, "
-            f"step {step}, from {resume}"
+            f"resuming {config.model} on {config.dataset} at epoch {run.epoch + 1}, step "
+            f"{run.step}, from {resume}"
         )
-
-    def checkpoint(epoch: int, step: int) -> Path:
-        progress_state = {"epoch": epoch, "step": step, "running": running}
-        return save_checkpoint(
-            writer.checkpoint_path,
-            Checkpoint(
-                model=model.state_dict(),
-                optimizer=optimizer.state_dict(),
-                config=dataclasses.asdict(config),
-                progress=progress_state,
-                scheduler=None if schedule is None else schedule.state_dict(),
-                extra={
-                    "history": history,
-                    "num_classes": split.num_classes,
-                    "input_shape": list(split.input_shape),
-                    "normalisation": [split.mean, split.std],
-                },
-            ),
-        )
-
-    with _StopFlag() as stop:
-        while epoch < config.epochs:
-            batches = loader.batch_indices(epoch)
-            bar = ProgressBar(f"epoch {epoch + 1}/{config.epochs}", len(batches), progress)
-            start_time = time.perf_counter() - running[3]
-            for index in batches[step:]:
-                x, y = split.train[index]
-                try:
-                    loss_sum, correct = train_step(model, optimizer, x, y)
-                except Diverged as error:
-                    raise Diverged(
-                        f"training diverged at epoch {epoch + 1}, batch {step + 1}: {error} "
-                        f"(lr {optimizer.param_groups[0]['lr']:g} is likely too large; lower "
-                        f"--lr). The last good checkpoint is {writer.checkpoint_path}"
-                    ) from None
-                step += 1
-                running[:3] = [running[0] + loss_sum, running[1] + correct, running[2] + len(y)]
-                running[3] = time.perf_counter() - start_time
-                bar.update(step, running[0] / running[2], running[2] / max(running[3], 1e-9))
-                if stop.signal is not None:
-                    bar.close()
-                    raise Interrupted(checkpoint(epoch, step), stop.signal)
-                if config.checkpoint_every and step % config.checkpoint_every == 0:
-                    checkpoint(epoch, step)
-            bar.close()
-            test_loss, test_acc, _ = evaluate(model, split.test.images, split.test.labels)
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": running[0] / running[2],
-                "train_accuracy": running[1] / running[2],
-                "test_loss": test_loss,
-                "test_accuracy": test_acc,
-                "seconds": running[3],
-                "examples_per_second": running[2] / max(running[3], 1e-9),
-                "lr": optimizer.param_groups[0]["lr"],
-            }
-            history.append(row)
-            log(writer.epoch_line(row, config.epochs))
-            if schedule is not None:
-                schedule.step()
-            epoch, step, running = epoch + 1, 0, [0.0, 0, 0, 0.0]
-            writer.write_metrics(history)
-            checkpoint(epoch, 0)
-            if stop.signal is not None:
-                raise Interrupted(writer.checkpoint_path, stop.signal)
-    summary = writer.write_summary(history, model.num_parameters())
-    writer.write_curves(history)
-    return summary
-
-
-def resume_config(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
-    """The configuration of a resumed run: the saved one, with ``epochs`` (to train longer)
-    or ``data_dir`` (data moved) replaced; changing anything else is an error."""
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    base = {k: v for k, v in saved.items() if k in fields}
-    changed = sorted(
-        k for k, v in overrides.items() if k not in ("epochs", "data_dir") and base.get(k) != v
-    )
-    if changed:
-        raise ValueError(
-            f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)}"
-            f" when resuming; only --epochs and --data-dir may differ"
-        )
-    return TrainConfig(**{**base, **overrides})
-
-
-def config_from_json(text: str) -> TrainConfig:
-    """A TrainConfig from JSON (no ``eval``); unknown keys are an error."""
-    data = json.loads(text)
-    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(TrainConfig)})
-    if unknown:
-        raise ValueError(f"unknown configuration keys: {unknown}")
-    return TrainConfig(**data)
+    return fit(run, progress=progress, log=log)

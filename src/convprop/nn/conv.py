@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from convprop import ops
-from convprop.nn.init import initialise
+from convprop.nn.init import initial_bias, initialise
 from convprop.nn.layers import _generator
 from convprop.nn.module import Module
 from convprop.ops.pool import _pair
@@ -34,7 +34,7 @@ class Conv2d(Module):
         bias: bool = True,
         kind: str = "convolution",
         *,
-        init: str = "he",
+        init: str = "torch",
         method: str = "auto",
         rng: np.random.Generator | int | None = None,
         dtype=np.float32,
@@ -46,12 +46,12 @@ class Conv2d(Module):
             stride=stride, padding=padding, dilation=dilation, kind=kind, method=method
         )
         shape = (out_channels, in_channels, kh, kw)
-        self.weight = Tensor(
-            initialise(init, shape, _generator(rng), dtype), requires_grad=True, dtype=dtype
-        )
-        self.bias = (
-            Tensor(np.zeros(out_channels), requires_grad=True, dtype=dtype) if bias else None
-        )
+        rng = _generator(rng)
+        self.weight = Tensor(initialise(init, shape, rng, dtype), requires_grad=True, dtype=dtype)
+        self.bias = None
+        if bias:
+            b = initial_bias(init, in_channels * kh * kw, out_channels, rng, dtype)
+            self.bias = Tensor(b, requires_grad=True, dtype=dtype)
 
     def forward(self, z: Tensor) -> Tensor:
         return ops.conv2d(z, self.weight, self.bias, **self.options)

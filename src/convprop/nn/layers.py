@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from convprop import ops
-from convprop.nn.init import initialise
+from convprop.nn.init import initial_bias, initialise
 from convprop.nn.module import Module
 from convprop.tensor import Tensor
 
@@ -20,8 +20,9 @@ def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
 class Linear(Module):
     """``x = z w^T + b``: weight ``(out_features, in_features)``, bias ``(out_features,)``.
 
-    Shape: ``(N, in_features) -> (N, out_features)``. The weight is drawn by ``init``
-    ("he" for ReLU networks, "xavier" for tanh/sigmoid); the bias starts at zero.
+    Shape: ``(N, in_features) -> (N, out_features)``. The weight is drawn by ``init``:
+    "torch" (PyTorch's default, weight and bias ``U(+-1/sqrt(in_features))``), "he" (for
+    ReLU networks) or "xavier" (for tanh/sigmoid); under "he" and "xavier" the bias is zero.
     """
 
     def __init__(
@@ -30,18 +31,18 @@ class Linear(Module):
         out_features: int,
         bias: bool = True,
         *,
-        init: str = "he",
+        init: str = "torch",
         rng: np.random.Generator | int | None = None,
         dtype=np.float32,
     ) -> None:
         self.in_features, self.out_features = in_features, out_features
         shape = (out_features, in_features)
-        self.weight = Tensor(
-            initialise(init, shape, _generator(rng), dtype), requires_grad=True, dtype=dtype
-        )
-        self.bias = (
-            Tensor(np.zeros(out_features), requires_grad=True, dtype=dtype) if bias else None
-        )
+        rng = _generator(rng)
+        self.weight = Tensor(initialise(init, shape, rng, dtype), requires_grad=True, dtype=dtype)
+        self.bias = None
+        if bias:
+            b = initial_bias(init, in_features, out_features, rng, dtype)
+            self.bias = Tensor(b, requires_grad=True, dtype=dtype)
 
     def forward(self, z: Tensor) -> Tensor:
         if z.ndim != 2 or z.shape[1] != self.in_features:

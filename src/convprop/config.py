@@ -1,0 +1,120 @@
+"""A training run's configuration: one dataclass, one field per command-line flag."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from convprop import optim
+from convprop.models import MODELS
+from convprop.nn.init import INITIALISERS
+from convprop.tensor import Tensor
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "step", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Every field is a command-line flag of ``convprop train``."""
+
+    dataset: str = "digits"  # digits | mnist | fashion-mnist
+    data_dir: str | None = None  # folder with the IDX files (mnist, fashion-mnist)
+    model: str = "cnn"  # mlp | cnn | lenet5
+    epochs: int = 10  # full passes over the training set
+    batch_size: int = 64  # K_b, examples per mini-batch
+    lr: float = 0.05  # step size alpha
+    momentum: float = 0.9  # gamma; 0 is plain SGD
+    nesterov: bool = False  # Nesterov momentum (PyTorch's form)
+    momentum_form: str = "pytorch"  # pytorch (b <- mu b + g) | classical (v <- mu v - lr g)
+    weight_decay: float = 0.0  # L2 penalty added to the gradient
+    optimizer: str = "sgd"  # sgd | adam | adamw
+    schedule: str = "none"  # none | step | cosine (per epoch)
+    step_size: int = 5  # epochs between lr drops for schedule=step
+    gamma: float = 0.1  # lr factor at each drop for schedule=step
+    init: str = "torch"  # weight initialiser: torch (PyTorch's default) | he | xavier
+    seed: int = 0  # fixes initial weights and the order of every epoch
+    checkpoint_every: int = 0  # also checkpoint every N steps (0: at epoch ends only)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field and how to fix it."""
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.init not in INITIALISERS:
+            raise ValueError(
+                f"unknown initialiser {self.init!r}; choose one of {', '.join(INITIALISERS)}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
+            )
+        for name in ("epochs", "batch_size", "step_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be a positive integer, got {value!r}"
+                )
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"--lr must be a positive finite number, got {self.lr}")
+        if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
+            raise ValueError(f"--momentum must lie in [0, 1), got {self.momentum}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("--nesterov needs --momentum > 0")
+        if self.checkpoint_every < 0:
+            raise ValueError("--checkpoint-every must be >= 0")
+
+
+def make_optimizer(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
+    if config.optimizer == "sgd":
+        return optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+            form=config.momentum_form,
+        )
+    cls = optim.Adam if config.optimizer == "adam" else optim.AdamW
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_schedule(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRScheduler | None:
+    if config.schedule == "step":
+        return optim.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
+    if config.schedule == "cosine":
+        return optim.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return None
+
+
+def resume_config(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
+    """The configuration of a resumed run: the saved one, with ``epochs`` (to train longer)
+    or ``data_dir`` (data moved) replaced; changing anything else is an error."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    base = {k: v for k, v in saved.items() if k in fields}
+    changed = sorted(
+        k for k, v in overrides.items() if k not in ("epochs", "data_dir") and base.get(k) != v
+    )
+    if changed:
+        raise ValueError(
+            f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)}"
+            f" when resuming; only --epochs and --data-dir may differ"
+        )
+    return TrainConfig(**{**base, **overrides})
+
+
+def config_from_json(text: str) -> TrainConfig:
+    """A TrainConfig from JSON (no ``eval``); unknown keys are an error."""
+    data = json.loads(text)
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown configuration keys: {unknown}")
+    return TrainConfig(**data)
