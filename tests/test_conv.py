@@ -347,6 +347,9 @@ def test_mixed_and_integer_dtypes():
         x, scipy.signal.convolve2d([[1, 2, 3], [4, 5, 6]], np.eye(2), "valid")
     )
     assert conv2d(z32.astype(np.float16), z32[:2, :2].astype(np.float16)).dtype == np.float16
+    eps = np.ones((5, 5), np.float32)
+    delta, g_w = conv2d_backward(eps, z32.astype(np.float64), np.ones((2, 2), np.float32))
+    assert delta.dtype == np.float32 and g_w.dtype == np.float64  # (eps, w) and (eps, z)
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)

@@ -326,7 +326,7 @@ def test_make_synthetic():
 
 def test_data_package_imports_only_numpy_and_stdlib():
     allowed = {"__future__", "collections", "dataclasses", "gzip", "importlib", "numpy", "os"}
-    allowed |= {"math", "pathlib", "typing", "zlib"}
+    allowed |= {"math", "pathlib", "stat", "typing", "zlib"}
     for path in DATA_SRC.glob("*.py"):
         source = path.read_text()
         assert "pickle" not in source, path

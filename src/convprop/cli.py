@@ -206,8 +206,15 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad command line reported in one line (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="convprop", description="Deep learning from first principles on NumPy."
     )
     parser.add_argument("--version", action="version", version=f"convprop {convprop.__version__}")
@@ -242,12 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "experiment":
             _experiment_parsers(p)
         if name == "check":
-            try:  # TEMPORARY until check/command.py lands
-                from convprop.check.command import add_arguments
+            from convprop.check.command import add_arguments
 
-                add_arguments(p)
-            except ImportError:
-                pass
+            add_arguments(p)
         if name == "bench":
             p.add_argument(
                 "bench_args",
@@ -267,10 +271,7 @@ def _experiment_parsers(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
     for name, module_name in EXPERIMENTS.items():
-        try:  # TEMPORARY until the experiment modules land
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
         module.add_arguments(p)
@@ -309,5 +310,7 @@ def _fail(args: argparse.Namespace, error: BaseException, code: int) -> int:
     return code
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m convprop.cli: run the imported module's main, so that
+    from convprop.cli import main as _main  # its exception classes are the ones raised
+
+    sys.exit(_main())

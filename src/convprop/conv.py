@@ -156,13 +156,11 @@ def conv2d(
     Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C, kh, kw) -> (N, O, Ho, Wo)``,
     with ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``; valid, stride 1: ``Ho = H - kh + 1``.
     """
-    (z, w), dtype, single = _prepare(
-        ("z", z, "(H, W)", "(N, C_in, H, W)"), ("w", w, "(kh, kw)", "(C_out, C_in, kh, kw)")
-    )
+    (z, w), dtypes, single = _prepare(z=z, w=w)
     g = _geometry(z.shape, w.shape, stride, padding, dilation, kind)
     engine = _ENGINES[_choose_method(method, g, "forward")]
     x = engine.forward(z, _oriented(w, kind), g)
-    return _finish(x, dtype, single)
+    return _finish(x, dtypes, single)
 
 
 def conv2d_adjoint_input(
@@ -189,10 +187,7 @@ def conv2d_adjoint_input(
 
     Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C, kh, kw) -> (N, C, H, W)``.
     """
-    (eps, w), dtype, single = _prepare(
-        ("eps", eps, "(Ho, Wo)", "(N, C_out, Ho, Wo)"),
-        ("w", w, "(kh, kw)", "(C_out, C_in, kh, kw)"),
-    )
+    (eps, w), dtypes, single = _prepare(eps=eps, w=w)
     if eps.shape[1] != w.shape[0]:
         raise ValueError(
             f"channel mismatch: eps has {eps.shape[1]} channels, w has C_out={w.shape[0]}"
@@ -201,7 +196,7 @@ def conv2d_adjoint_input(
     g = _geometry(zs, w.shape, stride, padding, dilation, kind)
     _check_eps(eps, g)
     delta = _ENGINES[_choose_method(method, g, "input")].adjoint_input(eps, _oriented(w, kind), g)
-    return _finish(delta, dtype, single)
+    return _finish(delta, dtypes, single)
 
 
 def conv2d_adjoint_weight(
@@ -225,31 +220,46 @@ def conv2d_adjoint_weight(
 
     Shape: ``(Ho, Wo), (H, W) -> (kh, kw)`` or ``(N, O, Ho, Wo), (N, C, H, W) -> (O, C, kh, kw)``.
     """
-    (eps, z), dtype, single = _prepare(
-        ("eps", eps, "(Ho, Wo)", "(N, C_out, Ho, Wo)"), ("z", z, "(H, W)", "(N, C_in, H, W)")
-    )
+    (eps, z), dtypes, single = _prepare(eps=eps, z=z)
     if eps.shape[0] != z.shape[0]:
         raise ValueError(f"batch mismatch: eps has N={eps.shape[0]}, z has N={z.shape[0]}")
     ws = _kernel_shape(kernel_shape, eps.shape, z.shape, stride, padding, dilation, single)
     g = _geometry(z.shape, ws, stride, padding, dilation, kind)
     _check_eps(eps, g)
     g_w = _ENGINES[_choose_method(method, g, "weight")].adjoint_weight(eps, z, g)
-    return _finish(_oriented(g_w, kind), dtype, single)
+    return _finish(_oriented(g_w, kind), dtypes, single)
 
 
 def conv2d_backward(
-    eps: np.ndarray, z: np.ndarray, w: np.ndarray, **options
+    eps: np.ndarray,
+    z: np.ndarray,
+    w: np.ndarray,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple | str = "valid",
+    dilation: int | tuple[int, int] = 1,
+    kind: str = "convolution",
+    method: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """G: ``(delta, g_w) = (G_delta(eps, w), G_gw(eps, z))`` for ``x = F(z, w)``.
 
-    Takes the keyword options of :func:`conv2d`. Shape: ``eps`` as ``F(z, w)``, ``delta`` as ``z``,
-    ``g_w`` as ``w``.
+    The same numbers as :func:`conv2d_adjoint_input` and :func:`conv2d_adjoint_weight`, sharing
+    the checks (and, for fft, the spectrum of eps). Shape: ``eps`` as ``F(z, w)``, ``delta`` as
+    ``z``, ``g_w`` as ``w``; dtypes as the two functions give them.
     """
-    w = np.asarray(w)
-    z = np.asarray(z)
-    delta = conv2d_adjoint_input(eps, w, input_shape=z.shape, **options)
-    g_w = conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **options)
-    return delta, g_w
+    (eps, z, w), (de, dz, dw), single = _prepare(eps=eps, z=z, w=w)
+    if eps.shape[0] != z.shape[0]:
+        raise ValueError(f"batch mismatch: eps has N={eps.shape[0]}, z has N={z.shape[0]}")
+    g = _geometry(z.shape, w.shape, stride, padding, dilation, kind)
+    _check_eps(eps, g)
+    wk = _oriented(w, kind)
+    m_input, m_weight = _choose_method(method, g, "input"), _choose_method(method, g, "weight")
+    if m_input == m_weight == "fft":
+        delta, g_w = _fft_backward(eps, z, wk, g)
+    else:
+        delta = _ENGINES[m_input].adjoint_input(eps, wk, g)
+        g_w = _ENGINES[m_weight].adjoint_weight(eps, z, g)
+    return _finish(delta, (de, dw), single), _finish(_oriented(g_w, kind), (de, dz), single)
 
 
 # ------------------------------------------------------------------ checking and geometry
@@ -310,23 +320,27 @@ def _geometry(zs, ws, stride, padding, dilation, kind) -> _Geometry:
     return _Geometry(*zs, ws[0], ws[2], ws[3], sh, sw, dh, dw, pt, pb, pl, pr, ho, wo)
 
 
-def _prepare(first, second):
-    """Two (name, array, 2-D shape, 4-D shape) as 4-D float arrays of one working dtype.
+_SHAPES = {  # what each array may be: (one image, a batch)
+    "z": ("(H, W)", "(N, C_in, H, W)"),
+    "w": ("(kh, kw)", "(C_out, C_in, kh, kw)"),
+    "eps": ("(Ho, Wo)", "(N, C_out, Ho, Wo)"),
+}
 
-    Also returns the output dtype (numpy's result type) and whether the arrays were 2-D.
-    """
-    (n0, a0, s0, f0), (n1, a1, s1, f1) = first, second
-    a0, a1 = _as_float(a0, n0), _as_float(a1, n1)
-    if a0.ndim not in (2, 4) or a1.ndim != a0.ndim:
-        raise ValueError(
-            f"wrong ndim: expected {n0} {s0} with {n1} {s1}, or {n0} {f0} with {n1} {f1}; "
-            f"got shapes {a0.shape} and {a1.shape}"
-        )
-    dtype = np.result_type(a0, a1)
-    work = np.float32 if dtype.itemsize < 4 else dtype  # float16 is computed in float32
-    a0, a1 = a0.astype(work, copy=False), a1.astype(work, copy=False)
-    single = a0.ndim == 2
-    return (a0[None, None], a1[None, None]) if single else (a0, a1), dtype, single
+
+def _prepare(**named):
+    """Arrays as 4-D floats of one working dtype; also their dtypes and whether they were 2-D."""
+    arrays = {name: _as_float(a, name) for name, a in named.items()}
+    ndims = {a.ndim for a in arrays.values()}
+    if len(ndims) != 1 or ndims - {2, 4}:
+        two, four = (" with ".join(f"{n} {_SHAPES[n][i]}" for n in arrays) for i in (0, 1))
+        got = " and ".join(str(a.shape) for a in arrays.values())
+        raise ValueError(f"wrong ndim: expected {two}, or {four}; got shapes {got}")
+    dtypes = [a.dtype for a in arrays.values()]
+    work = np.result_type(*dtypes)
+    work = np.float32 if work.itemsize < 4 else work  # float16 is computed in float32
+    single = ndims == {2}
+    out = [a.astype(work, copy=False) for a in arrays.values()]
+    return [a[None, None] for a in out] if single else out, dtypes, single
 
 
 def _as_float(a, name: str) -> np.ndarray:
@@ -338,8 +352,9 @@ def _as_float(a, name: str) -> np.ndarray:
     return a
 
 
-def _finish(a: np.ndarray, dtype, single: bool) -> np.ndarray:
-    return np.ascontiguousarray(a[0, 0] if single else a, dtype=dtype)
+def _finish(a: np.ndarray, dtypes, single: bool) -> np.ndarray:
+    """Back to the caller's form: 2-D if the inputs were, in numpy's result dtype of theirs."""
+    return np.ascontiguousarray(a[0, 0] if single else a, dtype=np.result_type(*dtypes))
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -664,9 +679,16 @@ def _fft_shape(g: _Geometry) -> tuple[int, int]:
 
 
 def _rfft2(a: np.ndarray, g: _Geometry) -> np.ndarray:
-    """numpy.fft.rfft2(a, s=_fft_shape(g)), done as two 1-D passes (twice as fast here)."""
+    """numpy.fft.rfft2(a, s=_fft_shape(g)), the unscaled spectrum.
+
+    Computed as two scaled 1-D passes whose scale is then undone: numpy 2.4's unscaled forward
+    transforms measured several times slower than scaled ones.
+    """
     fh, fw = _fft_shape(g)
-    return np.fft.fft(np.fft.rfft(a, n=fw, axis=-1), n=fh, axis=-2)
+    spectrum = np.fft.rfft(a, n=fw, axis=-1, norm="forward")
+    spectrum = np.fft.fft(spectrum, n=fh, axis=-2, norm="forward")
+    spectrum *= fh * fw
+    return spectrum
 
 
 def _kernel_spectrum(w, g):
@@ -701,18 +723,31 @@ def _fft_forward(z, w, g):
     return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
 
 
-def _fft_adjoint_input(eps, w, g):
-    kf = _kernel_spectrum(w, g).transpose(1, 0, 2, 3)  # (C, O, Fh, Fw)
-    dzc = np.fft.irfft2(_spectral_matmul(kf, _error_spectrum(eps, g)), s=_fft_shape(g))
+def _fft_delta(ef, kf, g):
+    """delta from the spectra of eps (O, N, ...) and kernel (O, C, ...): circular convolution."""
+    dzc = np.fft.irfft2(_spectral_matmul(kf.transpose(1, 0, 2, 3), ef), s=_fft_shape(g))
     return _crop(dzc[:, :, : g.hp, : g.wp], g)
 
 
-def _fft_adjoint_weight(eps, z, g):
-    ef = _error_spectrum(eps, g).conj()  # (O, N, Fh, Fw)
-    zf = _input_spectrum(z, g).transpose(1, 0, 2, 3)  # (N, C, Fh, Fw)
-    g_w = np.fft.irfft2(_spectral_matmul(ef, zf), s=_fft_shape(g))
+def _fft_g_w(ef, zf, g):
+    """g_w from the spectra of eps (O, N, ...) and input (C, N, ...): circular correlation."""
+    g_w = np.fft.irfft2(_spectral_matmul(ef.conj(), zf.transpose(1, 0, 2, 3)), s=_fft_shape(g))
     eh, ew = g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1
     return np.ascontiguousarray(g_w[:, :, : eh : g.dh, : ew : g.dw])
+
+
+def _fft_adjoint_input(eps, w, g):
+    return _fft_delta(_error_spectrum(eps, g), _kernel_spectrum(w, g), g)
+
+
+def _fft_adjoint_weight(eps, z, g):
+    return _fft_g_w(_error_spectrum(eps, g), _input_spectrum(z, g), g)
+
+
+def _fft_backward(eps, z, w, g):
+    """Both adjoints from one spectrum of eps."""
+    ef = _error_spectrum(eps, g)
+    return _fft_delta(ef, _kernel_spectrum(w, g), g), _fft_g_w(ef, _input_spectrum(z, g), g)
 
 
 # ------------------------------------------------------------------ registration

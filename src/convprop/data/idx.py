@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import stat
 import zlib
 
 import numpy as np
@@ -62,7 +63,10 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         OSError: the file cannot be opened (missing, a directory, no permission).
     """
     name = os.fspath(path)
-    with open(name, "rb") as f:
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device never ends
+            raise IdxError(f"{name}: not a regular file")
         blob = f.read()
     if blob[:2] == _GZIP_MAGIC:
         blob = _gunzip(blob, name)

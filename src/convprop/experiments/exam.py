@@ -16,24 +16,10 @@ import numpy as np
 
 from convprop import conv, ops
 from convprop.check import adjoint_test
+from convprop.experiments import exam_training
+from convprop.experiments.finding import Finding
+from convprop.experiments.finding import compare as _compare
 from convprop.tensor import Tensor
-
-
-@dataclass
-class Finding:
-    """One checked claim of the seed's solution."""
-
-    question: str
-    claim: str
-    agrees: bool
-    max_abs_error: float | None = None
-    measured: str = ""
-    correct: str = ""
-
-    def __post_init__(self) -> None:  # NumPy scalars in, plain JSON-able values out
-        self.agrees = bool(self.agrees)
-        if self.max_abs_error is not None:
-            self.max_abs_error = float(self.max_abs_error)
 
 
 @dataclass
@@ -103,14 +89,6 @@ def seed_q25_gw(eps: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 # -- checks ----------------------------------------------------------------------------
-def _compare(
-    question: str, claim: str, seed: np.ndarray, verified: np.ndarray, correct: str = ""
-) -> Finding:
-    error = float(np.max(np.abs(seed - verified)))
-    agrees = error <= 1e-9 * max(1.0, float(np.max(np.abs(verified))))
-    return Finding(question, claim, agrees, error, correct="" if agrees else correct)
-
-
 def check_q2(a: Q2Arrays) -> list[Finding]:
     x = conv.conv2d(a.z, a.w)
     delta, g_w = conv.conv2d_backward(a.eps, a.z, a.w)
@@ -254,13 +232,23 @@ def _q26_rows(a: Q2Arrays) -> list[Finding]:
     ]
 
 
-CHECKS: list[Callable[[Q2Arrays], list[Finding]]] = [check_q2]
+def check_q2_seeded(seed: int) -> list[Finding]:
+    """Q2 on the seeded 128x128 image, 3x3 kernel and error."""
+    return check_q2(Q2Arrays.make(seed))
+
+
+# Each check takes the seed and returns its rows; they run in this order.
+CHECKS: list[Callable[[int], list[Finding]]] = [
+    check_q2_seeded,
+    exam_training.check_q3,
+    exam_training.check_q4,
+    exam_training.check_q5,
+]
 
 
 def run_exam(*, json_output: bool = False, seed: int = 0) -> int:
     """Print every finding (a table, or JSON); exit status 0: the checks ran."""
-    arrays = Q2Arrays.make(seed)
-    findings = [f for check in CHECKS for f in check(arrays)]
+    findings = [f for check in CHECKS for f in check(seed)]
     if json_output:
         print(json.dumps([asdict(f) for f in findings], indent=2))
         return 0

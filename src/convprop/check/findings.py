@@ -1,0 +1,163 @@
+"""Findings as data: one :class:`Finding` per thing wrong, and the :class:`Report` that holds them.
+
+Every finding has a stable machine name, its ``code`` (listed in :data:`CODES`), a
+``severity`` (``"error"`` makes the report not ok; ``"warning"`` and ``"info"`` do not), the
+``part`` it is about (``"F"``, ``"G_delta"``, ``"G_gw"``; ``"G"`` for a combined ``G`` that fails
+as a whole; ``"file"`` for the file itself), a readable ``message``, the largest error against the
+right answer and the first index where it is wrong (when the shapes agree), and a one-line
+``fix``.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CODES: dict[str, str] = {
+    # what F computes
+    "forward_is_correlation": "F is correlation: the kernel is not flipped",
+    "forward_half_flipped": "F flips the kernel along one axis only",
+    "forward_shifted": "F's output is shifted (an index offset other than kernel_size - 1)",
+    "same_padding": "F pads z for a 'same' output instead of 'valid'",
+    "full_padding": "F computes the 'full' convolution instead of 'valid'",
+    "forward_border": "F is right except within kernel_size - 1 of the edges",
+    "forward_scaled": "F is a multiple of the right output",
+    "forward_wrong": "F matches no catalogued operator",
+    # what G computes
+    "delta_flipped": "delta uses the kernel flipped: correct for correlation",
+    "delta_half_flipped": "delta flips the kernel along one axis only",
+    "delta_shifted": "delta is shifted: eps not padded by kernel_size - 1 on each side",
+    "delta_border": "delta is right except near the edges: eps not zero-padded",
+    "delta_scaled": "delta is a multiple of the right delta",
+    "delta_wrong": "delta matches no catalogued operator",
+    "gw_flipped": "g_w is flipped: correct for correlation",
+    "gw_half_flipped": "g_w is flipped along one axis only",
+    "gw_shifted": "g_w is shifted",
+    "gw_scaled": "g_w is a multiple of the right g_w (e.g. a mean over the batch)",
+    "gw_wrong": "g_w matches no catalogued operator",
+    # either
+    "transposed_axes": "rows and columns swapped: x.T, w.T, z.T, delta.T or g_w.T",
+    "missing_channel_sum": "4-D: one channel used where F (input) or delta (output) sums them",
+    "missing_batch_sum": "4-D: g_w uses one batch element where it sums over the batch",
+    "all_zeros": "the output is all zeros",
+    "wrong_shape": "the output's shape is not the one the math requires",
+    "low_precision": "right only to float32 rounding",
+    "not_finite": "the output holds NaN or infinity",
+    "not_adjoint_of_own_F": "G fails the dot-product test against the user's own F",
+    "adjoint_of_own_F": "info: G is the exact adjoint of the user's own (wrong) F",
+    # running the code
+    "import_error": "the file does not import",
+    "missing_function": "the file defines no function of that name",
+    "raises": "the function raised an exception",
+    "exits": "the function called sys.exit or ended its process",
+    "crashed": "the process running the function was killed",
+    "timeout": "the function ran past the time limit (--timeout)",
+    "wrong_type": "the function returned something other than a float ndarray (or pair)",
+    "noisy_output": "the function printed a lot",
+}
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass
+class Finding:
+    """One thing wrong (or worth knowing) about one part of a submission."""
+
+    code: str
+    severity: str
+    part: str
+    message: str
+    max_abs_error: float | None = None
+    first_wrong_index: tuple[int, ...] | None = None
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES or self.severity not in SEVERITIES:
+            raise ValueError(f"unknown finding {self.code!r} of severity {self.severity!r}")
+        if self.max_abs_error is not None:
+            self.max_abs_error = float(self.max_abs_error)
+        if self.first_wrong_index is not None:
+            self.first_wrong_index = tuple(int(i) for i in self.first_wrong_index)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.first_wrong_index is not None:
+            d["first_wrong_index"] = list(self.first_wrong_index)
+        return d
+
+
+@dataclass
+class Report:
+    """The diagnosis of one submission: ``ok``, the findings, and what each part computes."""
+
+    source: str
+    input_shape: tuple[int, ...]
+    kernel_shape: tuple[int, ...]
+    seed: int
+    findings: list[Finding] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)  # part -> what it computes
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error (warnings and notes allowed)."""
+        return not any(f.severity == "error" for f in self.findings)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [f.to_dict() for f in self.findings]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The findings as a JSON list of objects (``[]`` for a right submission)."""
+        return json.dumps(self.to_list(), indent=indent)
+
+    def __str__(self) -> str:
+        lines = [
+            f"convprop check: {self.source}",
+            f"  on random float64 arrays (seed {self.seed}): z {self.input_shape}, "
+            f"w {self.kernel_shape}",
+        ]
+        for part, verdict in self.verdicts.items():
+            wrong = any(f.part == part and f.severity == "error" for f in self.findings)
+            unknown = verdict.startswith(("not ", "no result"))
+            lines.append(
+                f"  {part:<8} {'WRONG' if wrong else '--' if unknown else 'ok':<6} {verdict}"
+            )
+        for f in self.findings:
+            lines.append("")
+            lines += _wrapped(f"{f.severity:<8} {f.part:<8} ", f"{f.code}: {f.message}")
+            if f.max_abs_error is not None:
+                at = (
+                    ""
+                    if f.first_wrong_index is None
+                    else f", first at index {f.first_wrong_index}"
+                )
+                lines.append(f"{'':18}max abs error {f.max_abs_error:.3g}{at}")
+            if f.fix:
+                lines += _wrapped(" " * 18, f"fix: {f.fix}")
+        count = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+        errors = count["error"]
+        rest = [_plural(count[s], s if s == "warning" else "note") for s in SEVERITIES[1:]]
+        tail = f" ({', '.join(r for r in rest if r)})" if any(rest) else ""
+        lines.append("")
+        if errors:
+            lines.append(f"NOT OK: {errors} error{'s' * (errors != 1)}{tail}")
+        else:
+            lines.append(f"OK: every part checked is right{tail}")
+        return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return "" if n == 0 else f"{n} {word}{'s' * (n != 1)}"
+
+
+def _wrapped(first: str, text: str, width: int = 99) -> list[str]:
+    return textwrap.wrap(
+        text, width, initial_indent=first, subsequent_indent=" " * len(first)
+    ) or [first]
