@@ -177,3 +177,10 @@ def test_sigint_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     from convprop.checkpoint import load_checkpoint
 
     assert load_checkpoint(out / "model.npz").progress["epoch"] >= 1
+
+
+def test_demo_reaches_97_percent_on_digits(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["test_accuracy"] >= 0.97, summary["test_accuracy"]
+    assert "test accuracy" in capsys.readouterr().out

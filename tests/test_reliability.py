@@ -10,9 +10,12 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+import torch
+import torch.nn.functional as tF
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from convprop import conv
 from convprop.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from convprop.cli import main
 from convprop.data import IdxError, read_idx
@@ -120,3 +123,77 @@ def test_resuming_another_models_checkpoint_names_the_parameter(tmp_path, capsys
     err = capsys.readouterr().err
     assert "0.weight" in err or "missing" in err
     assert len(err.strip().splitlines()) == 1
+
+
+_ODD_INTS = st.one_of(st.integers(-3, 6), st.just(0))
+_OPTION = st.one_of(
+    _ODD_INTS,
+    st.tuples(_ODD_INTS, _ODD_INTS),
+    st.just((1, 2, 3)),
+    st.just(1.5),
+    st.just("2"),
+    st.none(),
+)
+_ANY_CALL = st.fixed_dictionaries(
+    {
+        "z_shape": st.lists(st.integers(0, 7), max_size=5),
+        "w_shape": st.lists(st.integers(0, 5), max_size=5),
+        "stride": _OPTION,
+        "dilation": _OPTION,
+        "padding": st.one_of(_OPTION, st.sampled_from(["valid", "same", "full", "half", ""])),
+        "kind": st.sampled_from(["convolution", "correlation", "conv", None]),
+        "method": st.sampled_from(["auto", "direct", "im2col", "fft", "gpu"]),
+    }
+)
+_PLAUSIBLE_CALL = st.fixed_dictionaries(
+    {  # nearly always valid: exercises the accepted path
+        "z_shape": st.one_of(
+            st.tuples(st.integers(1, 2), st.just(2), st.integers(4, 9), st.integers(4, 9)),
+            st.tuples(st.integers(4, 9), st.integers(4, 9)),
+        ),
+        "w_shape": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        "stride": st.one_of(st.integers(1, 2), st.tuples(st.integers(1, 2), st.integers(1, 2))),
+        "dilation": st.integers(1, 2),
+        "padding": st.one_of(st.integers(0, 2), st.sampled_from(["valid", "full"])),
+        "kind": st.sampled_from(["convolution", "correlation"]),
+        "method": st.sampled_from(["auto", "direct", "im2col", "fft"]),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(call=st.one_of(_ANY_CALL, _PLAUSIBLE_CALL))
+def test_conv_fuzz_raises_value_error_or_matches_torch(call):
+    z_shape, w_shape = list(call.pop("z_shape")), list(call.pop("w_shape"))
+    if len(z_shape) == 4 and len(w_shape) == 2:  # a plausible batch: kernel (O, C, kh, kw)
+        w_shape = [2, z_shape[1], *w_shape]
+    stride, padding, dilation, kind = (call[k] for k in ("stride", "padding", "dilation", "kind"))
+
+    rng = np.random.default_rng(0)
+    z, w = rng.standard_normal(z_shape), rng.standard_normal(w_shape)
+    options = call
+    try:
+        x = conv.conv2d(z, w, **options)
+    except ValueError as error:
+        assert str(error)
+        event("rejected with ValueError")
+        return
+    event("accepted and checked against torch")
+    # accepted: it must be the right answer, whatever the form of the arguments
+    zt = z if z.ndim == 4 else z[None, None]
+    wt = w if w.ndim == 4 else w[None, None]
+    if kind == "convolution":
+        wt = wt[..., ::-1, ::-1]
+    pads = conv.conv2d_padding(padding, wt.shape[2:], stride=stride, dilation=dilation, kind=kind)
+    zp = np.pad(zt, ((0, 0), (0, 0), *pads))
+    ref = tF.conv2d(
+        torch.tensor(zp), torch.tensor(wt.copy()), stride=stride, dilation=dilation
+    ).numpy()
+    np.testing.assert_allclose(x, ref if z.ndim == 4 else ref[0, 0], atol=1e-9)
+    eps = rng.standard_normal(x.shape)
+    delta, g_w = conv.conv2d_backward(eps, z, w, **options)
+    assert delta.shape == z.shape and g_w.shape == w.shape
+    with pytest.raises(ValueError, match="eps"):
+        conv.conv2d_adjoint_input(
+            np.ones((*x.shape[:-1], x.shape[-1] + 1)), w, input_shape=z.shape, **options
+        )

@@ -114,8 +114,13 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    data = path.read_bytes()
+    if data[:4] != b"PK\x03\x04":  # never let np.load fall back to reading a pickle
+        kind = (
+            "truncated (empty)" if not data else "not a convprop checkpoint (not an .npz archive)"
+        )
+        raise CheckpointError(f"{path}: {kind}")
     try:
-        data = path.read_bytes()
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (
@@ -130,8 +135,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         OverflowError,
         zlib.error,
     ) as error:  # what zip can say
-        kind = "truncated or corrupt" if data[:2] == b"PK" else "not a convprop checkpoint"
-        raise CheckpointError(f"{path}: {kind} ({type(error).__name__}: {error})") from None
+        raise CheckpointError(
+            f"{path}: truncated or corrupt ({type(error).__name__}: {error})"
+        ) from None
     if _META not in arrays:
         raise CheckpointError(f"{path}: not a convprop checkpoint (no {_META} entry)")
     try:

@@ -68,6 +68,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
         help="SGD convention (default pytorch)",
     )
     p.add_argument("--weight-decay", type=float, help=f"L2 penalty ({d['weight_decay']})")
+    p.add_argument("--label-smoothing", type=float, help="target smoothing in [0, 1) (0)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer ({d['optimizer']})")
     p.add_argument("--schedule", choices=SCHEDULES, help="per-epoch lr schedule (none)")
     p.add_argument("--step-size", type=int, help="epochs between drops, schedule=step (5)")
@@ -133,24 +134,27 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
     return 0
 
 
+# The demo's recipe, chosen on six seeds: mean test accuracy 98.0%, lowest 97.8% (see README).
+DEMO = dict(
+    dataset="digits",
+    model="cnn",
+    epochs=15,
+    batch_size=16,
+    lr=0.05,
+    momentum=0.9,
+    weight_decay=5e-4,
+    label_smoothing=0.1,
+    schedule="cosine",
+)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     print(
-        "convprop demo: the cnn model (3x3 true-convolution layers) on the 1,797 8x8 "
-        "digits, SGD with momentum 0.9"
+        "convprop demo: the cnn model (3x3 true-convolution layers) on the 1,797 8x8 digits, "
+        "SGD with momentum 0.9, 15 epochs"
     )
     args.overwrite, args.resume, args.out = True, None, args.out or "runs/demo"
-    return cmd_train(
-        args,
-        defaults=dict(
-            dataset="digits",
-            model="cnn",
-            epochs=12,
-            batch_size=32,
-            lr=0.05,
-            momentum=0.9,
-            schedule="cosine",
-        ),
-    )
+    return cmd_train(args, defaults=DEMO)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -173,9 +177,9 @@ def cmd_exam(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from convprop.bench import main as bench_main
+    from convprop.bench import run
 
-    return bench_main(args.bench_args)
+    return run(args)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -214,9 +218,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="convprop", description="Deep learning from first principles on NumPy."
-    )
+    parser = _Parser(prog="convprop", description="Deep learning from first principles on NumPy.")
     parser.add_argument("--version", action="version", version=f"convprop {convprop.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -253,11 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
 
             add_arguments(p)
         if name == "bench":
-            p.add_argument(
-                "bench_args",
-                nargs=argparse.REMAINDER,
-                help="--out FILE, --quick, --only conv|ops|train",
-            )
+            from convprop.bench.suite import add_arguments as bench_arguments
+
+            bench_arguments(p)
         if name == "exam":
             p.add_argument("--json", action="store_true", help="print a JSON list")
             p.add_argument("--seed", type=int, default=0, help="seed of the arrays (0)")

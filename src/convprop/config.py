@@ -31,6 +31,7 @@ class TrainConfig:
     nesterov: bool = False  # Nesterov momentum (PyTorch's form)
     momentum_form: str = "pytorch"  # pytorch (b <- mu b + g) | classical (v <- mu v - lr g)
     weight_decay: float = 0.0  # L2 penalty added to the gradient
+    label_smoothing: float = 0.0  # targets (1 - a) x + a / M instead of the one-hot x
     optimizer: str = "sgd"  # sgd | adam | adamw
     schedule: str = "none"  # none | step | cosine (per epoch)
     step_size: int = 5  # epochs between lr drops for schedule=step
@@ -67,6 +68,8 @@ class TrainConfig:
             raise ValueError(f"--momentum must lie in [0, 1), got {self.momentum}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if not (math.isfinite(self.label_smoothing) and 0 <= self.label_smoothing < 1):
+            raise ValueError(f"--label-smoothing must lie in [0, 1), got {self.label_smoothing}")
         if self.nesterov and self.momentum == 0:
             raise ValueError("--nesterov needs --momentum > 0")
         if self.checkpoint_every < 0:

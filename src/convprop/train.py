@@ -75,6 +75,7 @@ def train_step(
     comm: Communicator | None = None,
     global_size: int | None = None,
     timing: dict[str, float] | None = None,
+    label_smoothing: float = 0.0,
 ) -> tuple[float, int]:
     """forward, loss, zero_grad, backward, (allreduce), step.
 
@@ -85,7 +86,8 @@ def train_step(
     """
     start = time.perf_counter()
     logits = model(Tensor(x))
-    loss = cross_entropy(logits, y, reduction="sum") / (global_size or len(y))
+    loss = cross_entropy(logits, y, reduction="sum", label_smoothing=label_smoothing)
+    loss = loss / (global_size or len(y))
     optimizer.zero_grad()
     loss.backward()
     correct = int(np.sum(np.argmax(logits.data, axis=1) == y))
@@ -202,13 +204,13 @@ def fit(run: Run, *, progress: bool = True, log: Any = print) -> dict[str, Any]:
                         comm=comm,
                         global_size=len(index),
                         timing=run.timing,
+                        label_smoothing=config.label_smoothing,
                     )
                 except Diverged as error:
                     raise Diverged(
                         f"training diverged at epoch {run.epoch + 1}, batch {run.step + 1}: "
                         f"{error} (lr {run.optimizer.param_groups[0]['lr']:g} is likely too "
-                        f"large; lower --lr). The last good checkpoint is "
-                        f"{run.writer.checkpoint_path if run.writer else 'on rank 0'}"
+                        f"large; lower --lr). {_last_good(run)}"
                     ) from None
                 run.step += 1
                 r = run.running
@@ -239,6 +241,16 @@ def fit(run: Run, *, progress: bool = True, log: Any = print) -> dict[str, Any]:
     )
     run.writer.write_curves(run.history)
     return summary
+
+
+def _last_good(run: Run) -> str:
+    """Where the last good checkpoint is, for a divergence message."""
+    if run.writer is None:
+        return "The last good checkpoint is on rank 0."
+    path = run.writer.checkpoint_path
+    if path.exists():
+        return f"The last good checkpoint, {path}, is untouched."
+    return "No checkpoint had been written yet."
 
 
 def _end_epoch(run: Run, log: Any) -> None:

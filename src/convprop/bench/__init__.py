@@ -5,6 +5,6 @@ and reports the ratio ``convprop / PyTorch`` (below 1 means convprop is faster).
 of both sides are printed with the table. PyTorch is needed here only (the ``bench`` extra).
 """
 
-from convprop.bench.suite import main, run_suite
+from convprop.bench.suite import add_arguments, main, run, run_suite
 
-__all__ = ["main", "run_suite"]
+__all__ = ["add_arguments", "main", "run", "run_suite"]

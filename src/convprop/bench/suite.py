@@ -141,22 +141,26 @@ def _fmt(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} us"
 
 
+def add_arguments(parser: Any) -> None:
+    """The flags of ``convprop bench``."""
+    parser.add_argument("--out", default="bench.json", help="where to write the results")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, a smaller epoch")
+    parser.add_argument("--only", choices=("conv", "ops", "train"), action="append",
+                        help="run only these groups (repeatable)")
+
+
+def run(args: Any) -> int:
+    run_suite(Path(args.out), quick=args.quick,
+              groups=tuple(args.only) if args.only else ("conv", "ops", "train"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="convprop bench", description=__doc__)
-    parser.add_argument("--out", default="bench.json", help="where to write the results")
-    parser.add_argument("--quick", action="store_true", help="fewer, smaller rows")
-    parser.add_argument(
-        "--only", choices=("conv", "ops", "train"), action="append", help="run only these groups"
-    )
-    args = parser.parse_args(argv)
-    run_suite(
-        Path(args.out),
-        quick=args.quick,
-        groups=tuple(args.only) if args.only else ("conv", "ops", "train"),
-    )
-    return 0
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -81,8 +81,8 @@ class Module:
         unexpected = sorted(set(state) - set(own))
         if strict and (missing or unexpected):
             raise ValueError(
-                f"state dict does not fit {type(self).__name__}: missing "
-                f"{missing or 'none'}, unexpected {unexpected or 'none'}"
+                f"state dict does not fit this {type(self).__name__} (a checkpoint of another "
+                f"model?): missing {missing or 'none'}, unexpected {unexpected or 'none'}"
             )
         mismatched = [
             f"{n}: model {own[n].shape}, given {np.shape(state[n])}"

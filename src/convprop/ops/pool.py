@@ -73,23 +73,25 @@ def _crop(gz, p):
 def _max_pool2d(z, kernel_size, stride=None, padding=0):
     k, s, p, out = pool_geometry(z.shape, kernel_size, stride, padding)
     zp = _padded(z, p, -np.inf)
-    best = idx = None
-    for t, window in _taps(k, s, out):
-        view = zp[window]
-        if best is None:
-            best, idx = view.copy(), np.zeros(view.shape, dtype=np.int16)
-        else:
-            better = view > best
-            np.copyto(best, view, where=better)
-            idx[better] = t
-    return best, (zp.shape, k, s, p, out, idx)
+    best = None
+    for _, window in _taps(k, s, out):
+        best = zp[window].copy() if best is None else np.maximum(best, zp[window], out=best)
+    return best, (zp, k, s, p, out, best)
 
 
 def _max_pool2d_adjoint(g, ctx):
-    padded_shape, k, s, p, out, idx = ctx
-    gz = np.zeros(padded_shape, dtype=g.dtype)
-    for t, window in _taps(k, s, out):
-        gz[window] += np.where(idx == t, g, 0)
+    zp, k, s, p, out, best = ctx
+    gz = np.zeros(zp.shape, dtype=g.dtype)
+    unclaimed = np.ones(best.shape, dtype=bool)  # windows whose maximum is not yet found
+    overlap = s[0] < k[0] or s[1] < k[1]
+    for _, window in _taps(k, s, out):
+        hit = zp[window] == best
+        hit &= unclaimed
+        unclaimed &= ~hit
+        if overlap:
+            gz[window] += g * hit
+        else:  # windows are disjoint: each entry is written once
+            np.multiply(g, hit, out=gz[window])
     return (_crop(gz, p),)
 
 
