@@ -90,13 +90,16 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
 
     comm = communicator(getattr(args, "distributed", False))
     args.comm = comm  # main() aborts every process when one fails
-    if comm.size > 1 and not os.environ.get("OPENBLAS_NUM_THREADS"):
-        note = limit_blas_threads(1)
+    if comm.size > 1:
+        chosen = os.environ.get("OPENBLAS_NUM_THREADS")
+        note = (
+            f"BLAS threads per process from OPENBLAS_NUM_THREADS={chosen}"
+            if chosen
+            else limit_blas_threads(1) + " (set OPENBLAS_NUM_THREADS to choose)"
+        )
+        ranks = comm.describe()  # every rank takes part
         if comm.rank == 0:
-            print(
-                f"distributed over {comm.size} processes; {note} (set OPENBLAS_NUM_THREADS "
-                f"to choose)"
-            )
+            print(f"distributed over {comm.size} processes ({ranks}); {note}", flush=True)
     given = {**(defaults or {}), **_given(args)}
     with _validating():
         if args.resume:
@@ -301,9 +304,7 @@ def _fail(args: argparse.Namespace, error: BaseException, code: int) -> int:
     comm = getattr(args, "comm", None)
     if comm is not None and comm.size > 1:  # one failed process must not leave others hung
         print(
-            f"convprop {args.command}: rank {comm.rank} of {comm.size} failed: {error}; "
-            f"stopping every rank",
-            file=sys.stderr,
+            f"convprop {args.command}: {comm.failure_message(error)}", file=sys.stderr, flush=True
         )
         comm.abort(code)
     print(f"convprop {args.command}: error: {error}", file=sys.stderr)

@@ -14,6 +14,7 @@ not depend on P beyond float rounding. :class:`Serial` is the same interface for
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +42,13 @@ class Serial:
     def any(self, flag: bool) -> bool:
         return bool(flag)
 
+    def describe(self) -> str:
+        """Which process is which rank (so a launcher's message about a PID names a rank)."""
+        return f"rank 0: pid {os.getpid()} on {socket.gethostname()}"
+
+    def failure_message(self, error: BaseException) -> str:
+        return str(error)
+
     def abort(self, code: int = 1) -> None:
         raise SystemExit(code)
 
@@ -57,6 +65,7 @@ class MPICommunicator(Serial):
         self._mpi, self.comm = MPI, comm
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self._buffer: np.ndarray | None = None
+        self._ranks: list[tuple[int, str]] = []
 
     def share(self, index: np.ndarray) -> np.ndarray:
         """Process r's contiguous part of the global batch (sizes differ by at most one)."""
@@ -94,10 +103,38 @@ class MPICommunicator(Serial):
     def any(self, flag: bool) -> bool:
         return bool(self.comm.allreduce(int(bool(flag)), op=self._mpi.MAX))
 
+    def describe(self) -> str:
+        self._ranks = self.comm.allgather((os.getpid(), socket.gethostname()))
+        return ", ".join(
+            f"rank {r}: pid {pid} on {host}" for r, (pid, host) in enumerate(self._ranks)
+        )
+
+    def failure_message(self, error: BaseException) -> str:
+        """Name the ranks that died (those on this host whose process is gone)."""
+        here = socket.gethostname()
+        dead = [
+            f"rank {r} (pid {pid} on {host})"
+            for r, (pid, host) in enumerate(self._ranks)
+            if host == here and r != self.rank and not _alive(pid)
+        ]
+        who = (", ".join(dead) + " died") if dead else "another process failed"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"rank {self.rank} of {self.size}: {who}; stopping every rank ({first})"
+
     def abort(self, code: int = 1) -> None:
         """End every process of the job now (a failed rank must not leave the others hung)."""
         sys.stderr.flush()
         self.comm.Abort(code)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def limit_blas_threads(threads: int = 1) -> str:
