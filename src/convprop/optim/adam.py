@@ -128,9 +128,11 @@ class Adam(Optimizer):
         lr: learning rate, finite and >= 0.
         betas: ``(beta1, beta2)``, each in [0, 1).
         eps: added to the denominator, >= 0.
-        weight_decay: ``wd`` >= 0, added to the gradient as ``wd * theta``.
+        weight_decay: ``wd`` >= 0, added to the gradient as ``wd * theta`` (or, with
+            ``decoupled_weight_decay``, applied as ``theta <- theta * (1 - lr * wd)``).
         amsgrad: normalise by the running maximum of ``s`` (Reddi et al., 2018).
         maximize: ascend instead of descend.
+        decoupled_weight_decay: AdamW's decay (Loshchilov & Hutter, 2019), as PyTorch's flag.
     """
 
     def __init__(
@@ -143,6 +145,7 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -152,17 +155,18 @@ class Adam(Optimizer):
             "amsgrad": amsgrad,
             "maximize": maximize,
         }
+        self.decoupled_weight_decay = decoupled_weight_decay
         super().__init__(params, defaults, state_keys=_STATE_KEYS)
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         _check_adam_group(group)
 
     def step(self) -> None:
-        """Take one Adam step for every parameter with a gradient."""
-        _adam_update(self, decoupled_weight_decay=False)
+        """Take one Adam (or AdamW) step for every parameter with a gradient."""
+        _adam_update(self, decoupled_weight_decay=self.decoupled_weight_decay)
 
 
-class AdamW(Optimizer):
+class AdamW(Adam):
     """Adam with decoupled weight decay, ``theta <- theta * (1 - lr * wd)`` before the step.
 
     Takes the same arguments as :class:`Adam`; ``weight_decay`` defaults to 1e-2 (PyTorch's).
@@ -179,19 +183,13 @@ class AdamW(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = {
-            "lr": lr,
-            "betas": betas,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "amsgrad": amsgrad,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults, state_keys=_STATE_KEYS)
-
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        _check_adam_group(group)
-
-    def step(self) -> None:
-        """Take one AdamW step for every parameter with a gradient."""
-        _adam_update(self, decoupled_weight_decay=True)
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )
