@@ -17,8 +17,10 @@ import time
 
 import numpy as np
 
-LINKS = {"10 Gbit/s (Ethernet, ~25 us latency)": (10e9 / 8, 25e-6),
-         "100 Gbit/s (InfiniBand, ~2 us latency)": (100e9 / 8, 2e-6)}
+LINKS = {
+    "10 Gbit/s (Ethernet, ~25 us latency)": (10e9 / 8, 25e-6),
+    "100 Gbit/s (InfiniBand, ~2 us latency)": (100e9 / 8, 2e-6),
+}
 PROCESSES = (2, 4, 8, 16, 32, 64)
 
 
@@ -28,8 +30,7 @@ def allreduce_seconds(processes: int, nbytes: float, bandwidth: float, latency: 
     return 2 * (p - 1) / p * nbytes / bandwidth + 2 * (p - 1) * latency
 
 
-def speedup(step: float, processes: int, nbytes: float, bandwidth: float,
-            latency: float) -> float:
+def speedup(step: float, processes: int, nbytes: float, bandwidth: float, latency: float) -> float:
     return processes * step / (step + allreduce_seconds(processes, nbytes, bandwidth, latency))
 
 
@@ -37,10 +38,17 @@ def wide_cnn(rng: np.random.Generator):
     from convprop import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 256, rng=rng), nn.ReLU(),
-        nn.Linear(256, 10, rng=rng))
+        nn.Conv2d(1, 32, 3, padding=1, rng=rng),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, rng=rng),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 256, rng=rng),
+        nn.ReLU(),
+        nn.Linear(256, 10, rng=rng),
+    )
 
 
 def measure_step(model, steps: int = 20) -> float:
@@ -62,14 +70,18 @@ def measure_step(model, steps: int = 20) -> float:
 def main() -> None:
     from convprop.models import build_model
 
-    models = {"LeNet-5": build_model("lenet5", (1, 28, 28), 10, np.random.default_rng(0)),
-              "wider CNN (32-64 channels, 256 hidden)": wide_cnn(np.random.default_rng(0))}
+    models = {
+        "LeNet-5": build_model("lenet5", (1, 28, 28), 10, np.random.default_rng(0)),
+        "wider CNN (32-64 channels, 256 hidden)": wide_cnn(np.random.default_rng(0)),
+    }
     for name, model in models.items():
         step = measure_step(model)
         nbytes = 4 * model.num_parameters()
-        print(f"\n### {name}: {model.num_parameters():,} parameters ({nbytes / 1e6:.2f} MB of "
-              f"float32 gradient), measured step {1e3 * step:.1f} ms at batch 64 "
-              f"({64 / step:,.0f} images/s on one process)\n")
+        print(
+            f"\n### {name}: {model.num_parameters():,} parameters ({nbytes / 1e6:.2f} MB of "
+            f"float32 gradient), measured step {1e3 * step:.1f} ms at batch 64 "
+            f"({64 / step:,.0f} images/s on one process)\n"
+        )
         print("| link | " + " | ".join(f"P = {p}" for p in PROCESSES) + " |")
         print("| --- |" + " --- |" * len(PROCESSES))
         for link, (bandwidth, latency) in LINKS.items():
@@ -79,8 +91,10 @@ def main() -> None:
                 cells.append(f"{s:.1f}x ({100 * s / p:.0f}%)")
             print(f"| {link} | " + " | ".join(cells) + " |")
         comm = {p: allreduce_seconds(p, nbytes, *LINKS[next(iter(LINKS))]) for p in PROCESSES}
-        print("\nallreduce at 10 Gbit/s: " + ", ".join(
-            f"P={p}: {1e3 * t:.2f} ms" for p, t in comm.items()))
+        print(
+            "\nallreduce at 10 Gbit/s: "
+            + ", ".join(f"P={p}: {1e3 * t:.2f} ms" for p, t in comm.items())
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""One LeNet-5 training epoch on Fashion-MNIST, run in its own process by the benchmark.
+"""One LeNet-5 training epoch on Fashion-MNIST, each side in its own process.
 
-``python -m convprop.bench.epoch convprop|torch LIMIT`` prints one JSON line: the epoch's
-seconds (loading excluded), the test accuracy after it, and the peak resident memory.
+``python -m convprop.bench.epoch convprop|torch LIMIT [--batch-size B]`` trains LeNet-5 (SGD,
+lr 0.05, momentum 0.9, batch 64, the same initial weights and batch order on both sides) over
+the first LIMIT training images and prints one JSON line: the epoch's seconds (data loading
+excluded, batch indexing included), the test accuracy after it, and the peak resident memory
+of the process.
 """
 
 from __future__ import annotations
@@ -9,22 +12,23 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 
-def main() -> None:
-    side, limit = sys.argv[1], int(sys.argv[2])
-    from convprop.data import DataLoader, load_fashion_mnist
+def run_epoch(side: str, limit: int, batch_size: int = 64) -> dict[str, float]:
+    from convprop.data import epoch_permutation, load_fashion_mnist
     from convprop.models import build_model
 
     split = load_fashion_mnist()
-    index = np.arange(min(limit, len(split.train)))
-    x_all, y_all = split.train[index]
-    loader = DataLoader(split.train, 64, seed=0)
-    batches = [b[b < len(index)] for b in loader.batch_indices(0)]
+    limit = min(limit, len(split.train))
+    x_all, y_all = split.train[np.arange(limit)]
+    order = epoch_permutation(limit, 0, 0)  # the DataLoader's order for seed 0, epoch 0
+    batches = [order[i : i + batch_size] for i in range(0, limit, batch_size)]
     model = build_model("lenet5", split.input_shape, 10, np.random.default_rng(0))
     if side == "torch":
         import torch
@@ -35,14 +39,13 @@ def main() -> None:
         net = torch_twin(model)
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         start = time.perf_counter()
-        for b in batches:
-            if len(b) == 0:
-                continue
-            loss = torch.nn.functional.cross_entropy(
-                net(torch.tensor(x_all[b])), torch.tensor(y_all[b])
-            )
+        for b in batches:  # as convprop's train_step: the batch's loss and correct count too
+            y = torch.from_numpy(y_all[b])
+            logits = net(torch.from_numpy(x_all[b]))
+            loss = torch.nn.functional.cross_entropy(logits, y)
             opt.zero_grad()
             loss.backward()
+            _ = (loss.item(), int((logits.argmax(1) == y).sum()))
             opt.step()
         seconds = time.perf_counter() - start
         accuracy = torch_accuracy(net, split.test.images, split.test.labels)
@@ -53,12 +56,71 @@ def main() -> None:
         opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         start = time.perf_counter()
         for b in batches:
-            if len(b):
-                train_step(model, opt, x_all[b], y_all[b])
+            train_step(model, opt, x_all[b], y_all[b])
         seconds = time.perf_counter() - start
         accuracy = evaluate(model, split.test.images, split.test.labels)[1]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "accuracy": accuracy, "max_rss_mb": rss_mb}))
+    return {
+        "seconds": seconds,
+        "accuracy": accuracy,
+        "max_rss_mb": rss_mb,
+        "images": limit,
+        "batches": len(batches),
+    }
+
+
+def epoch_in_process(side: str, limit: int, batch_size: int = 64) -> dict[str, float]:
+    """:func:`run_epoch` in a fresh process (so its peak memory is its own)."""
+    from convprop.bench.rows import Skip
+
+    threads = os.environ.get("CONVPROP_BENCH_THREADS", str(os.cpu_count()))
+    env = dict(os.environ, CONVPROP_BENCH_THREADS=threads)
+    if side == "convprop":
+        env.setdefault("OPENBLAS_NUM_THREADS", threads)
+    done = subprocess.run(
+        [sys.executable, "-m", "convprop.bench.epoch", side, str(limit), str(batch_size)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if done.returncode != 0:
+        raise Skip(f"LeNet-5 epoch ({side}) failed: {done.stderr.strip()[-300:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def epoch_row(quick: bool = False):
+    """The epoch row: both sides alternately (three times each unless quick), best of each."""
+    from convprop.bench.rows import Skip
+    from convprop.bench.suite import Row
+    from convprop.data import FASHION_MNIST_DIR
+
+    if not Path(FASHION_MNIST_DIR).is_dir():
+        raise Skip(
+            f"LeNet-5 Fashion-MNIST epoch: {FASHION_MNIST_DIR} not found (install "
+            f"Debian's dataset-fashion-mnist; make bench tries)"
+        )
+    limit = 6000 if quick else 60000
+    runs: dict[str, list[dict[str, float]]] = {"convprop": [], "torch": []}
+    for r in range(1 if quick else 3):
+        for side in ("convprop", "torch") if r % 2 == 0 else ("torch", "convprop"):
+            runs[side].append(epoch_in_process(side, limit))
+    ours, theirs = (min(runs[s], key=lambda r: r["seconds"]) for s in ("convprop", "torch"))
+    rss = ours["max_rss_mb"] / theirs["max_rss_mb"]
+    return Row(
+        f"LeNet-5 epoch, {limit:,} Fashion-MNIST images",
+        ours["seconds"],
+        theirs["seconds"],
+        note=f"peak RSS {ours['max_rss_mb']:.0f} MB vs {theirs['max_rss_mb']:.0f} MB "
+        f"({rss:.2f}x); test acc {ours['accuracy']:.3f} vs {theirs['accuracy']:.3f}",
+        extra={"convprop": runs["convprop"], "torch": runs["torch"], "rss_ratio": rss},
+    )
+
+
+def main() -> None:
+    side, limit = sys.argv[1], int(sys.argv[2])
+    batch_size = int(sys.argv[3]) if len(sys.argv) > 3 else 64
+    print(json.dumps(run_epoch(side, limit, batch_size)))
 
 
 if __name__ == "__main__":

@@ -1,154 +1,199 @@
-"""The rows of the benchmark: each builds the same work for convprop and PyTorch."""
+"""The benchmark rows: each builds the same work for convprop and for PyTorch, separately.
+
+A row's ``build(side, variant, quick)`` returns a callable that does the work once; it runs in
+the worker process of its side (:mod:`convprop.bench.worker`), so the convprop side never has
+PyTorch loaded and neither side's threads compete with the other's. Conv rows are forward +
+both adjoints on float32 data, true convolution (convprop's default); ``variant`` is
+``"auto"`` (the row itself), ``"ENGINE"`` (all three with ``method=ENGINE``) or
+``"ENGINE/ROLE"`` for the engine table (``im2col/F``: F alone with ``method="im2col"``).
+"""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from convprop import conv, ops
-from convprop.bench.suite import Row, best_time
-from convprop.tensor import Tensor
+ROLES = ("F", "G_delta", "G_gw")
 
 
-class Skip(Exception):
-    """A row that cannot run here; the message says why."""
+@dataclass(frozen=True)
+class ConvCase:
+    """A convolution row: ``z`` of ``z_shape``, kernels ``w_shape``, zero padding ``p``."""
+
+    label: str
+    z_shape: tuple[int, int, int, int]
+    w_shape: tuple[int, int, int, int]
+    padding: int = 0
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        (_, _, h, w), (_, _, kh, kw) = self.z_shape, self.w_shape
+        return h + 2 * self.padding - kh + 1, w + 2 * self.padding - kw + 1
+
+    @property
+    def gflop(self) -> float:
+        """Multiply-adds of F, G_delta and G_gw, each ``2 N O Ho Wo C kh kw`` flops."""
+        n, c, _, _ = self.z_shape
+        o, _, kh, kw = self.w_shape
+        ho, wo = self.out_hw
+        return 3 * 2 * n * o * ho * wo * c * kh * kw / 1e9
 
 
-def _conv_row(name, z_shape, w_shape, padding=0, method="auto", quick=False):
-    import torch
-    import torch.nn.functional as tF
+CONV_CASES = {
+    "seed": ConvCase("conv F+G seed 1x1x128x128, 3x3", (1, 1, 128, 128), (1, 1, 3, 3)),
+    "lenet1": ConvCase(
+        "conv F+G LeNet-1 64x1x28x28 -> 6, 5x5 p2", (64, 1, 28, 28), (6, 1, 5, 5), 2
+    ),
+    "lenet2": ConvCase("conv F+G LeNet-2 64x6x14x14 -> 16, 5x5", (64, 6, 14, 14), (16, 6, 5, 5)),
+    "wide": ConvCase(
+        "conv F+G wide 32x64x32x32 -> 64, 3x3 p1", (32, 64, 32, 32), (64, 64, 3, 3), 1
+    ),
+    "large": ConvCase("conv F+G large 8x3x64x64 -> 16, 11x11", (8, 3, 64, 64), (16, 3, 11, 11)),
+}
 
+
+def _conv_data(case: ConvCase):
     rng = np.random.default_rng(0)
-    z = rng.standard_normal(z_shape, dtype=np.float32)
-    w = rng.standard_normal(w_shape, dtype=np.float32)
-    x = conv.conv2d(z, w, padding=padding, method=method)
-    eps = rng.standard_normal(x.shape, dtype=np.float32)
+    z = rng.standard_normal(case.z_shape, dtype=np.float32)
+    w = rng.standard_normal(case.w_shape, dtype=np.float32)
+    eps = rng.standard_normal((case.z_shape[0], case.w_shape[0], *case.out_hw), dtype=np.float32)
+    return z, w, eps
+
+
+def build_conv(case: ConvCase, side: str, variant: str = "auto") -> Callable[[], Any]:
+    """F + G_delta + G_gw of ``case``, or one engine's role.
+
+    convprop computes the seed's true convolution (its default ``kind``); PyTorch, a
+    correlation, gets the flipped kernel, so both compute the same numbers.
+    """
+    z, w, eps = _conv_data(case)
+    p = case.padding
+    if side == "torch":
+        import torch
+        import torch.nn.functional as tF
+
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1])
+        tz, tw = torch.tensor(z, requires_grad=True), torch.tensor(flipped, requires_grad=True)
+        te = torch.tensor(eps)
+
+        def theirs():
+            out = tF.conv2d(tz, tw, padding=p)
+            tz.grad = tw.grad = None
+            out.backward(te)
+
+        return theirs
+
+    from convprop import conv
+
+    method, _, role = variant.partition("/")
+    opts = dict(padding=p, method=method)
+    roles = {
+        "F": lambda: conv.conv2d(z, w, **opts),
+        "G_delta": lambda: conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, **opts),
+        "G_gw": lambda: conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **opts),
+    }
+    if role:
+        return roles[role]
 
     def ours():
-        conv.conv2d(z, w, padding=padding, method=method)
-        conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, padding=padding, method=method)
-        conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, padding=padding, method=method)
+        for fn in roles.values():
+            fn()
 
-    tz = torch.tensor(z, requires_grad=True)
-    tw = torch.tensor(np.ascontiguousarray(w[..., ::-1, ::-1]), requires_grad=True)
-    teps = torch.tensor(eps)
-
-    def theirs():
-        out = tF.conv2d(tz, tw, padding=padding)
-        tz.grad = tw.grad = None
-        out.backward(teps)
-
-    n, c, _, _ = z_shape
-    o, _, kh, kw = w_shape
-    gflop = 3 * 2 * n * o * x.shape[2] * x.shape[3] * c * kh * kw / 1e9
-    repeat = 3 if quick else 7
-    return Row(
-        name,
-        best_time(ours, repeat=repeat),
-        best_time(theirs, repeat=repeat),
-        gflop,
-        note=f"method={conv.choose_method(z.shape, w.shape, padding=padding)}"
-        if method == "auto" and hasattr(conv, "choose_method")
-        else "",
-    )
+    return ours
 
 
-def seed_case(quick=False):
-    return _conv_row("conv F+G seed 1x1x128x128, 3x3", (1, 1, 128, 128), (1, 1, 3, 3), quick=quick)
+def auto_methods(case: ConvCase) -> dict[str, str]:
+    """The engine ``method="auto"`` picks for each role of ``case``."""
+    from convprop import conv
+
+    pick = dict(padding=case.padding)
+    return {
+        r: conv.choose_method(case.z_shape, case.w_shape, role=role, **pick)
+        for r, role in zip(ROLES, ("forward", "input", "weight"), strict=True)
+    }
 
 
-def lenet_conv1(quick=False):
-    return _conv_row(
-        "conv F+G LeNet-1 64x1x28x28 -> 6, 5x5 p2",
-        (64, 1, 28, 28),
-        (6, 1, 5, 5),
-        padding=2,
-        quick=quick,
-    )
+# ------------------------------------------------------------------ ops and training
 
 
-def lenet_conv2(quick=False):
-    return _conv_row(
-        "conv F+G LeNet-2 64x6x14x14 -> 16, 5x5", (64, 6, 14, 14), (16, 6, 5, 5), quick=quick
-    )
-
-
-def wide_layer(quick=False):
-    return _conv_row(
-        "conv F+G wide 32x64x32x32 -> 64, 3x3 p1",
-        (32, 64, 32, 32),
-        (64, 64, 3, 3),
-        padding=1,
-        quick=quick,
-    )
-
-
-def large_kernel(quick=False):
-    return _conv_row(
-        "conv F+G large 8x3x64x64 -> 16, 11x11", (8, 3, 64, 64), (16, 3, 11, 11), quick=quick
-    )
-
-
-def max_pool(quick=False):
-    import torch
-    import torch.nn.functional as tF
-
+def build_max_pool(side: str) -> Callable[[], Any]:
     z = np.random.default_rng(0).standard_normal((64, 6, 28, 28), dtype=np.float32)
     eps = np.ones((64, 6, 14, 14), dtype=np.float32)
+    if side == "torch":
+        import torch
+        import torch.nn.functional as tF
+
+        tz, te = torch.tensor(z, requires_grad=True), torch.tensor(eps)
+
+        def theirs():
+            tz.grad = None
+            tF.max_pool2d(tz, 2).backward(te)
+
+        return theirs
+    from convprop import ops
+    from convprop.tensor import Tensor
 
     def ours():
-        t = Tensor(z, requires_grad=True)
-        ops.max_pool2d(t, 2).backward(eps)
+        ops.max_pool2d(Tensor(z, requires_grad=True), 2).backward(eps)
 
-    tz, teps = torch.tensor(z, requires_grad=True), torch.tensor(eps)
-
-    def theirs():
-        tz.grad = None
-        tF.max_pool2d(tz, 2).backward(teps)
-
-    return Row("max-pool 2x2 F+G 64x6x28x28", best_time(ours), best_time(theirs))
+    return ours
 
 
-def cross_entropy(quick=False):
-    import torch
-    import torch.nn.functional as tF
-
+def build_cross_entropy(side: str) -> Callable[[], Any]:
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((64, 10), dtype=np.float32)
     labels = rng.integers(0, 10, 64)
+    if side == "torch":
+        import torch
+        import torch.nn.functional as tF
+
+        tl, ty = torch.tensor(logits, requires_grad=True), torch.tensor(labels)
+
+        def theirs():
+            tl.grad = None
+            tF.cross_entropy(tl, ty).backward()
+
+        return theirs
+    from convprop import ops
+    from convprop.tensor import Tensor
 
     def ours():
-        t = Tensor(logits, requires_grad=True)
-        ops.cross_entropy(t, labels).backward()
+        ops.cross_entropy(Tensor(logits, requires_grad=True), labels).backward()
 
-    tl, ty = torch.tensor(logits, requires_grad=True), torch.tensor(labels)
-
-    def theirs():
-        tl.grad = None
-        tF.cross_entropy(tl, ty).backward()
-
-    return Row("cross-entropy F+G 64x10", best_time(ours), best_time(theirs))
+    return ours
 
 
-def lenet_step(quick=False):
-    import torch
-
-    from convprop import optim
-    from convprop.bench.twin import torch_twin
+def build_lenet_step(side: str) -> Callable[[], Any]:
+    """One SGD-with-momentum step of LeNet-5 on a batch of 64 (the same weights both sides)."""
     from convprop.models import build_model
 
     model = build_model("lenet5", (1, 28, 28), 10, np.random.default_rng(0))
-    twin = torch_twin(model)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((64, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, 64)
+    if side == "torch":
+        import torch
+
+        from convprop.bench.twin import torch_twin
+
+        twin = torch_twin(model)
+        topt = torch.optim.SGD(twin.parameters(), lr=0.01, momentum=0.9)
+        tx, ty = torch.tensor(x), torch.tensor(y)
+
+        def theirs():
+            loss = torch.nn.functional.cross_entropy(twin(tx), ty)
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+
+        return theirs
+    from convprop import ops, optim
+    from convprop.tensor import Tensor
+
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    topt = torch.optim.SGD(twin.parameters(), lr=0.01, momentum=0.9)
-    tx, ty = torch.tensor(x), torch.tensor(y)
 
     def ours():
         loss = ops.cross_entropy(model(Tensor(x)), y)
@@ -156,51 +201,55 @@ def lenet_step(quick=False):
         loss.backward()
         opt.step()
 
-    def theirs():
-        loss = torch.nn.functional.cross_entropy(twin(tx), ty)
-        topt.zero_grad()
-        loss.backward()
-        topt.step()
-
-    flops = 3 * 2 * 64 * (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 840)
-    return Row("LeNet-5 training step, batch 64", best_time(ours), best_time(theirs), flops / 1e9)
+    return ours
 
 
-def lenet_epoch(quick=False):
-    """A full epoch over the real Fashion-MNIST training set, each side in its own process
-    (so each peak resident memory is its own)."""
-    from convprop.data import FASHION_MNIST_DIR
-
-    if not Path(FASHION_MNIST_DIR).is_dir():
-        raise Skip(
-            f"LeNet-5 Fashion-MNIST epoch: {FASHION_MNIST_DIR} not found (install "
-            f"Debian's dataset-fashion-mnist; make bench tries)"
-        )
-    limit = 6000 if quick else 60000
-    sides = {}
-    for side in ("convprop", "torch"):
-        done = subprocess.run(
-            [sys.executable, "-m", "convprop.bench.epoch", side, str(limit)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise Skip(f"LeNet-5 epoch ({side}) failed: {done.stderr.strip()[-300:]}")
-        sides[side] = json.loads(done.stdout.strip().splitlines()[-1])
-    ours, theirs = sides["convprop"], sides["torch"]
-    return Row(
-        f"LeNet-5 epoch, {limit:,} Fashion-MNIST images",
-        ours["seconds"],
-        theirs["seconds"],
-        note=f"peak RSS {ours['max_rss_mb']:.0f} MB vs {theirs['max_rss_mb']:.0f} MB "
-        f"({ours['max_rss_mb'] / theirs['max_rss_mb']:.2f}x); test acc "
-        f"{ours['accuracy']:.3f} vs {theirs['accuracy']:.3f}",
-    )
+LENET_STEP_GFLOP = (
+    3 * 2 * 64 * (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 840) / 1e9
+)
 
 
-GROUPS = {
-    "conv": [seed_case, lenet_conv1, lenet_conv2, wide_layer, large_kernel],
-    "ops": [max_pool, cross_entropy],
-    "train": [lenet_step, lenet_epoch],
-}
+@dataclass(frozen=True)
+class Spec:
+    """A timed row: its label, its floating-point work and how each side builds it."""
+
+    key: str
+    label: str
+    gflop: float = 0.0
+    group: str = "conv"
+
+
+SPECS = [
+    *(Spec(k, c.label, c.gflop, "conv") for k, c in CONV_CASES.items()),
+    Spec("max_pool", "max-pool 2x2 F+G 64x6x28x28", group="ops"),
+    Spec("cross_entropy", "cross-entropy F+G 64x10", group="ops"),
+    Spec("lenet_step", "LeNet-5 training step, batch 64", LENET_STEP_GFLOP, group="train"),
+]
+
+
+def conv_key(z_shape, w_shape, padding: int = 0) -> str:
+    """A row key for any convolution, ``"conv:N,C,H,W:O,C,kh,kw:p"`` (for the scaling runs)."""
+    return f"conv:{','.join(map(str, z_shape))}:{','.join(map(str, w_shape))}:{padding}"
+
+
+def parse_conv_key(key: str) -> ConvCase:
+    _, zs, ws, p = key.split(":")
+    z_shape, w_shape = (tuple(int(v) for v in t.split(",")) for t in (zs, ws))
+    return ConvCase(key, z_shape, w_shape, int(p))  # type: ignore[arg-type]
+
+
+def build(key: str, side: str, variant: str = "auto") -> Callable[[], Any]:
+    """The callable of row ``key`` for ``side`` ("convprop" or "torch")."""
+    if key in CONV_CASES:
+        return build_conv(CONV_CASES[key], side, variant)
+    if key.startswith("conv:"):
+        return build_conv(parse_conv_key(key), side, variant)
+    return {
+        "max_pool": build_max_pool,
+        "cross_entropy": build_cross_entropy,
+        "lenet_step": build_lenet_step,
+    }[key](side)
+
+
+class Skip(Exception):
+    """A row that cannot run here; the message says why."""

@@ -1,18 +1,32 @@
-"""The benchmark rows, the timing loop and the table."""
+"""The benchmark suite: two worker processes, alternating rounds, one table and ``bench.json``.
+
+Method. Each side runs in its own worker process (:mod:`convprop.bench.worker`): the convprop
+side never imports PyTorch, and the two never run at the same time. For every row the suite
+alternates between them for a few rounds (convprop first in odd rounds, PyTorch first in even
+ones, a pause between them so that spinning BLAS/OpenMP threads go to sleep) and keeps each
+side's best time: on a shared or throttled machine the best of alternating rounds is the
+fairest estimate of both. Both sides get the same number of threads, ``CONVPROP_BENCH_THREADS``
+(default: every core): ``torch.set_num_threads`` and ``OPENBLAS_NUM_THREADS`` for NumPy.
+
+The float32 matrix-multiply peak of NumPy's BLAS is measured by the convprop worker at the
+start and the end of the run; each row's GFLOP/s is also given as a fraction of it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
+import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+GROUPS = ("conv", "ops", "train")
+ENGINES = ("direct", "im2col", "fft")
+PAUSE_S = 0.25  # between the two sides: long enough for idle BLAS threads to stop spinning
+NOISE = 0.10  # engines within this fraction of the fastest count as tied in the engine table
 
 
 @dataclass
@@ -24,6 +38,7 @@ class Row:
     torch_s: float
     gflop: float = 0.0  # floating-point work of one run, in 1e9 operations
     note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -38,77 +53,132 @@ class Row:
         return out
 
 
-def best_time(fn: Callable[[], Any], *, repeat: int = 7, min_seconds: float = 0.2) -> float:
-    """Best wall time of one call: warm up once, then ``repeat`` rounds of enough calls."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    number = max(1, int(min_seconds / repeat / once))
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
+class Worker:
+    """A ``convprop.bench.worker`` process for one side, answering JSON requests."""
+
+    def __init__(self, side: str, threads: int) -> None:
+        env = dict(os.environ, CONVPROP_BENCH_THREADS=str(threads))
+        if side == "convprop":
+            env.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+        self.side = side
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "convprop.bench.worker", side],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    def call(self, **request: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.side} benchmark worker exited (see its stderr)")
+        return json.loads(line)
+
+    def time(self, row: str, variant: str = "auto", **options: Any) -> float:
+        return self.call(op="time", row=row, variant=variant, **options)["seconds"]
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
 
 
-def matmul_peak_gflops(n: int = 1024) -> float:
-    """Float32 matrix-multiply throughput of NumPy's BLAS on this machine, now."""
-    rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((2, n, n), dtype=np.float32)
-    return 2 * n**3 / best_time(lambda: a @ b, repeat=5) / 1e9
+def alternate(workers: dict[str, Worker], row: str, rounds: int, **options: Any):
+    """Best seconds of each side over ``rounds`` alternating rounds."""
+    best = {side: float("inf") for side in workers}
+    for r in range(rounds):
+        order = ("convprop", "torch") if r % 2 == 0 else ("torch", "convprop")
+        for side in order:
+            best[side] = min(best[side], workers[side].time(row, **options))
+            time.sleep(PAUSE_S)
+    return best["convprop"], best["torch"]
 
 
-def threads() -> dict[str, Any]:
-    import torch
+def engine_table(worker: Worker, key: str, quick: bool) -> dict[str, Any]:
+    """Each engine's time for each role of conv row ``key``, and what "auto" picks."""
+    from convprop.bench import rows
 
-    blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    return {
-        "torch_threads": torch.get_num_threads(),
-        "numpy_blas_threads": int(blas) if blas else os.cpu_count(),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
+    times = {
+        engine: {
+            role: worker.time(
+                key, f"{engine}/{role}", repeat=3, min_seconds=0.03 if quick else 0.1
+            )
+            for role in rows.ROLES
+        }
+        for engine in ENGINES
     }
+    auto = rows.auto_methods(rows.CONV_CASES[key])
+    fastest = {role: min(ENGINES, key=lambda e, r=role: times[e][r]) for role in rows.ROLES}
+    ok = {r: times[auto[r]][r] <= (1 + NOISE) * times[fastest[r]][r] for r in rows.ROLES}
+    return {"seconds": times, "auto": auto, "fastest": fastest, "auto_within_noise": ok}
 
 
 def run_suite(
     out: Path | None = Path("bench.json"),
     *,
     quick: bool = False,
-    groups: tuple[str, ...] = ("conv", "ops", "train"),
+    groups: tuple[str, ...] = GROUPS,
 ) -> dict[str, Any]:
-    """Run every row; print the table; write ``bench.json``."""
+    """Run every row of ``groups``; print the table; write ``bench.json``."""
     try:
-        import torch
+        import torch  # noqa: F401  (only to fail early, with a clear message)
     except ImportError:
         raise SystemExit("convprop bench needs PyTorch: pip install 'convprop[bench]'") from None
-    from convprop.bench import rows as catalogue
+    from convprop.bench import rows
 
-    threads_used = int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count() or 1))
-    torch.set_num_threads(threads_used)
-    peak = matmul_peak_gflops()
-    info = {**threads(), "matmul_peak_gflops": peak}
-    print(
-        f"float32 matmul peak (NumPy BLAS, 1024^3): {peak:.1f} GFLOP/s; threads: PyTorch "
-        f"{info['torch_threads']}, NumPy BLAS {info['numpy_blas_threads']}"
-    )
-    results, skipped = [], []
-    for group in groups:
-        for make in catalogue.GROUPS[group]:
-            try:
-                row = make(quick=quick)
-            except catalogue.Skip as reason:
-                skipped.append(str(reason))
-                print(f"  skipped: {reason}")
-                continue
+    threads = int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count() or 1))
+    rounds = 2 if quick else 3
+    workers = {side: Worker(side, threads) for side in ("convprop", "torch")}
+    try:
+        info = {side: w.call(op="info") for side, w in workers.items()}
+        peak = workers["convprop"].call(op="peak")["gflops"]
+        print(
+            f"float32 matmul peak (NumPy BLAS, 1024^3): {peak:.1f} GFLOP/s; threads: PyTorch "
+            f"{info['torch']['threads']}, NumPy BLAS {info['convprop']['threads']}; best of "
+            f"{rounds} alternating rounds, each side in its own process"
+        )
+        results, engines, skipped = [], {}, []
+        for spec in (s for s in rows.SPECS if s.group in groups):
+            ours, theirs = alternate(workers, spec.key, rounds, repeat=3 if quick else 5)
+            row = Row(spec.label, ours, theirs, spec.gflop)
+            if spec.group == "conv":
+                engines[spec.key] = engine_table(workers["convprop"], spec.key, quick)
+                auto = engines[spec.key]["auto"]
+                row.note = "auto: " + ", ".join(f"{r} {m}" for r, m in auto.items())
             results.append(row)
             _print_row(row, peak)
-    report = {"info": info, "rows": [r.as_dict(peak) for r in results], "skipped": skipped}
+        peak_end = workers["convprop"].call(op="peak")["gflops"]
+    finally:
+        for w in workers.values():
+            w.close()
+    if "train" in groups:
+        from convprop.bench.epoch import epoch_row
+
+        try:
+            results.append(epoch_row(quick=quick))
+            _print_row(results[-1], peak)
+        except rows.Skip as reason:
+            skipped.append(str(reason))
+            print(f"  skipped: {reason}")
+    if engines:
+        _print_engines(engines)
+    print(f"float32 matmul peak at the end: {peak_end:.1f} GFLOP/s")
+    report = {
+        "info": {
+            **info,
+            "matmul_peak_gflops": peak,
+            "matmul_peak_gflops_end": peak_end,
+            "threads": threads,
+            "rounds": rounds,
+        },
+        "rows": [r.as_dict(peak) for r in results],
+        "engines": engines,
+        "skipped": skipped,
+    }
     if out is not None:
         out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"written to {out}")
@@ -129,8 +199,28 @@ def _print_row(row: Row, peak: float) -> None:
     )
     print(
         f"{row.name:<46} {_fmt(row.convprop_s):>10} {_fmt(row.torch_s):>10} "
-        f"{row.ratio:>6.2f}x {flops}  {row.note}"
+        f"{row.ratio:>6.2f}x {flops}  {row.note}",
+        flush=True,
     )
+
+
+def _print_engines(engines: dict[str, Any]) -> None:
+    """Per conv row and role: each engine's time; * marks auto's pick, ! a pick not fastest."""
+    print(
+        f"\nengines (convprop, ms; * = auto's pick, ! = auto's pick slower than the fastest by "
+        f"more than {NOISE:.0%}, the run-to-run noise)"
+    )
+    print(f"{'row':<8} {'role':<8} " + " ".join(f"{e:>9}" for e in ENGINES))
+    for key, table in engines.items():
+        for role, picked in table["auto"].items():
+            best = table["seconds"][table["fastest"][role]][role]
+            cells = []
+            for e in ENGINES:
+                mark = "*" if e == picked else " "
+                if e == picked and table["seconds"][e][role] > (1 + NOISE) * best:
+                    mark = "!"
+                cells.append(f"{table['seconds'][e][role] * 1e3:8.3f}{mark}")
+            print(f"{key:<8} {role:<8} " + " ".join(cells))
 
 
 def _fmt(seconds: float) -> str:
@@ -145,13 +235,13 @@ def add_arguments(parser: Any) -> None:
     """The flags of ``convprop bench``."""
     parser.add_argument("--out", default="bench.json", help="where to write the results")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a smaller epoch")
-    parser.add_argument("--only", choices=("conv", "ops", "train"), action="append",
-                        help="run only these groups (repeatable)")
+    parser.add_argument(
+        "--only", choices=GROUPS, action="append", help="run only these groups (repeatable)"
+    )
 
 
 def run(args: Any) -> int:
-    run_suite(Path(args.out), quick=args.quick,
-              groups=tuple(args.only) if args.only else ("conv", "ops", "train"))
+    run_suite(Path(args.out), quick=args.quick, groups=tuple(args.only) if args.only else GROUPS)
     return 0
 
 

@@ -38,9 +38,16 @@ def main() -> None:
         train_step(model, opt, x[share], y[share], comm=comm, global_size=64, timing=timing)
     seconds = time.perf_counter() - start
     if comm.rank == 0:
-        print(json.dumps({"processes": comm.size, "images_per_second": 64 * steps / seconds,
-                          "compute_s_per_step": timing["compute"] / steps,
-                          "communicate_s_per_step": timing["communicate"] / steps}))
+        print(
+            json.dumps(
+                {
+                    "processes": comm.size,
+                    "images_per_second": 64 * steps / seconds,
+                    "compute_s_per_step": timing["compute"] / steps,
+                    "communicate_s_per_step": timing["communicate"] / steps,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -130,6 +130,29 @@ class Sequential(Module):
         return list(self.children())[i]
 
     def forward(self, z: Tensor) -> Tensor:
-        for m in self.children():
-            z = m(z)
+        modules = list(self.children())
+        i = 0
+        while i < len(modules):
+            if _pool_first(modules, i):  # ReLU, MaxPool2d -> the same numbers, 1/k^2 the work
+                z = modules[i](modules[i + 1](z))
+                i += 2
+                continue
+            z = modules[i](z)
+            i += 1
         return z
+
+
+def _pool_first(modules: list[Module], i: int) -> bool:
+    """ReLU then MaxPool2d: pool first, then ReLU, on the smaller tensor.
+
+    ``max(relu(z)) = relu(max(z))`` exactly (relu is monotone), and so is the gradient, ties
+    included: a window whose maximum is positive sends it to the same (first) maximal entry
+    both ways; one whose maximum is <= 0 sends nothing either way (relu' = 0 there).
+    """
+    from convprop.nn.conv import MaxPool2d
+
+    return (
+        isinstance(modules[i], ReLU)
+        and i + 1 < len(modules)
+        and isinstance(modules[i + 1], MaxPool2d)
+    )

@@ -4,7 +4,9 @@ F: ``x = z * w + b`` (true convolution by default; ``kind="correlation"`` for Py
 G: ``(delta, g_w, g_b) = (G_delta(eps, w), G_gw(eps, z), sum_{n,i,j} eps)``.
 
 The NumPy functions in :mod:`convprop.conv` are the only implementation: this module only
-connects them to the graph, so the op and the functions a student calls are the same code.
+connects them to the graph, so the op and the functions a student calls are the same code
+(through ``conv._op_forward`` and ``conv._op_adjoint_weight``, which share work between F and
+G_gw: the bias folded into F's GEMM, the patch matrix of z kept for G_gw).
 
 Shape: ``(N, C, H, W), (O, C, kh, kw), (O,) -> (N, O, Ho, Wo)`` (or 2-D ``(H, W), (kh, kw)``).
 """
@@ -17,26 +19,24 @@ from convprop.tensor import Tensor
 
 
 def _conv2d(z, w, b=None, **options):
-    x = _conv.conv2d(z, w, **options)
-    if b is not None:
-        if x.ndim != 4 or b.shape != (w.shape[0],):
-            raise ValueError(
-                f"conv2d: bias of shape {b.shape} needs a 4-D kernel with "
-                f"{b.shape[0] if b.ndim else '?'} output channels, got {w.shape}"
-            )
-        x += b[:, None, None]
-    return x, (z.shape, z, w, options)
+    if b is not None and (z.ndim != 4 or b.shape != (w.shape[0],)):
+        raise ValueError(
+            f"conv2d: bias of shape {b.shape} needs a 4-D kernel with "
+            f"{b.shape[0] if b.ndim else '?'} output channels, got {w.shape}"
+        )
+    x, keep = _conv._op_forward(z, w, b, options)  # x = F(z, w) + b
+    return x, (z.shape, z, w, options, keep)
 
 
 def _conv2d_adjoint(eps, ctx, needs):
-    z_shape, z, w, options = ctx
+    z_shape, z, w, options, keep = ctx
     delta = (
         _conv.conv2d_adjoint_input(eps, w, input_shape=z_shape, **options) if needs[0] else None
     )
-    g_w = (
-        _conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **options) if needs[1] else None
-    )
-    g_b = eps.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+    bias = len(needs) > 2 and needs[2]
+    g_w = g_b = None
+    if needs[1] or bias:
+        g_w, g_b = _conv._op_adjoint_weight(eps, z, w.shape, keep, options, bias)
     return (delta, g_w, g_b)[: len(needs)]
 
 

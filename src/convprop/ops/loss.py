@@ -22,8 +22,8 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def _log_softmax_array(z: np.ndarray, axis: int) -> np.ndarray:
-    shifted = z - np.max(z, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 # log_softmax  F: x = z - log sum_m e^{z_m}        G: g - softmax(z) * sum_m g_m
@@ -115,18 +115,40 @@ def _cross_entropy(z, target, reduction="mean", label_smoothing=0.0):
         raise ValueError(f"unknown reduction {reduction!r}; choose one of {REDUCTIONS}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
-    x = _targets(target, z.shape, z.dtype, label_smoothing)
+    labels = _labels(target, z.shape) if not label_smoothing else None
     log_f = _log_softmax_array(z, axis=1)
-    per_row = -np.sum(x * log_f, axis=1)  # rho_CE(x_k, f_k)
+    if labels is not None:  # one-hot x: rho_CE(x_k, f_k) = -log f(m_k^* | y_k), picked
+        x = labels
+        per_row = -log_f[np.arange(len(labels)), labels]
+    else:
+        x = _targets(target, z.shape, z.dtype, label_smoothing)
+        per_row = -np.sum(x * log_f, axis=1)  # rho_CE(x_k, f_k)
     if reduction == "none":
         return per_row, (log_f, x, reduction)
     loss = np.sum(per_row) if reduction == "sum" else np.mean(per_row)
     return np.asarray(loss, dtype=z.dtype), (log_f, x, reduction)
 
 
+def _labels(target, shape):
+    """Class indices as an int array when ``target`` is one (checked as :func:`one_hot` does),
+    else None: one-hot targets are then never built."""
+    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if target.ndim != 1 or target.dtype.kind not in "iu" or target.shape[0] != shape[0]:
+        return None
+    if target.size and (target.min() < 0 or target.max() >= shape[1]):
+        raise ValueError(
+            f"labels must lie in [0, {shape[1] - 1}], found {target.min()}..{target.max()}"
+        )
+    return target
+
+
 def _cross_entropy_adjoint(g, ctx):
     log_f, x, reduction = ctx
-    gz = np.exp(log_f) * np.sum(x, axis=1, keepdims=True) - x  # f - x for one-hot x
+    if x.ndim == 1:  # class indices: f - x, the one-hot x subtracted in place
+        gz = np.exp(log_f)
+        gz[np.arange(len(x)), x] -= 1
+    else:
+        gz = np.exp(log_f) * np.sum(x, axis=1, keepdims=True) - x  # f - x for one-hot x
     if reduction == "none":
         return (gz * g[:, None],)
     scale = g / len(x) if reduction == "mean" else g

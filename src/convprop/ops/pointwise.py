@@ -49,13 +49,27 @@ def _sqrt_adjoint(g, out):
 sqrt = Primitive("sqrt", _sqrt, _sqrt_adjoint)
 
 
-# relu  F: x = max(z, 0)               G: g * [z > 0]
+# relu  F: x = max(z, 0)               G: g * [x > 0]   ([x > 0] = [z > 0], NaN included)
 def _relu(z):
-    return np.maximum(z, 0), z > 0
+    out = np.maximum(z, _zeros(z.size, z.dtype).reshape(z.shape))
+    return out, out
 
 
-def _relu_adjoint(g, positive):
-    return (g * positive,)
+def _relu_adjoint(g, out):
+    return (g * (out > 0),)
+
+
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
+def _zeros(size: int, dtype) -> np.ndarray:
+    """Read-only zeros of at least ``size``: NumPy 2.4's ``maximum(z, 0)`` with a scalar 0
+    measured four times slower than with an array of zeros."""
+    zeros = _ZEROS.get(dtype)
+    if zeros is None or zeros.size < size:
+        zeros = _ZEROS[dtype] = np.zeros(max(size, 1024), dtype)
+        zeros.flags.writeable = False
+    return zeros[:size]
 
 
 relu = Primitive("relu", _relu, _relu_adjoint)

@@ -77,7 +77,7 @@ def sgd_step(
             else:
                 buf[...] = fma(g, 1 - dampening, buf)
         g = fma(buf, momentum, g) if nesterov else buf
-    param[...] = fma(g, -lr, param)  # theta - lr * g
+    fma(g, -lr, param, out=param)  # theta - lr * g
     return buf
 
 

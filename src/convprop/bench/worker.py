@@ -1,0 +1,102 @@
+"""One side of the benchmark in its own process: ``python -m convprop.bench.worker SIDE``.
+
+SIDE is ``convprop`` (PyTorch never imported) or ``torch``. The worker reads one JSON request
+per line on stdin and answers one JSON line on stdout:
+
+    {"op": "time", "row": KEY, "variant": V, "repeat": R, "min_seconds": S}  -> {"seconds": t}
+    {"op": "peak"}                                 -> {"gflops": float32 matmul GFLOP/s}
+    {"op": "info"}                                 -> thread counts and versions
+
+The suite starts one worker per side and alternates between them, so that each side runs on
+an otherwise idle machine and neither inherits the other's spinning threads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def best_time(fn: Callable[[], Any], *, repeat: int = 7, min_seconds: float = 0.2) -> float:
+    """Best wall time of one call: warm up twice, then ``repeat`` rounds of enough calls."""
+    fn()
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    number = max(1, int(min_seconds / repeat / once))
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def matmul_peak_gflops(n: int = 1024) -> float:
+    """Float32 matrix-multiply throughput of NumPy's BLAS on this machine, now."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, n, n), dtype=np.float32)
+    return 2 * n**3 / best_time(lambda: a @ b, repeat=5) / 1e9
+
+
+def info(side: str) -> dict[str, Any]:
+    import numpy as np
+
+    out = {
+        "side": side,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    if side == "torch":
+        import torch
+
+        out.update(torch=torch.__version__, threads=torch.get_num_threads())
+    else:
+        blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+        out["threads"] = int(blas) if blas else os.cpu_count()
+    return out
+
+
+def main() -> None:
+    side = sys.argv[1]
+    if side == "torch":
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
+    from convprop.bench import rows
+
+    built: dict[tuple[str, str], Callable[[], Any]] = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request["op"]
+        if op == "time":
+            key = (request["row"], request.get("variant", "auto"))
+            if key not in built:
+                built[key] = rows.build(key[0], side, key[1])
+            seconds = best_time(
+                built[key],
+                repeat=request.get("repeat", 7),
+                min_seconds=request.get("min_seconds", 0.2),
+            )
+            reply: dict[str, Any] = {"seconds": seconds}
+        elif op == "peak":
+            reply = {"gflops": matmul_peak_gflops()}
+        elif op == "info":
+            reply = info(side)
+        else:
+            reply = {"error": f"unknown op {op!r}"}
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""im2col on small images: within a block of images, the batch as the innermost axis.
+
+For small images (LeNet's: 64 images of 28x28 or 14x14) a GEMM per image is too small to run
+the BLAS well, and the wide positions of :mod:`._layout` waste ``kw - 1`` of every ``Wp``
+columns. Here a block of ``nb`` images is laid out ``(C, Hp, Wp, nb)``, so the position
+``(i, j, n)`` of tap ``(a, b)`` reads ``zt[c, s*i + d*a, s*j + d*b, n]``: with stride 1 each row
+of a tap is one contiguous run of ``Wo*nb`` numbers, there is no junk, and the block is one
+GEMM operand::
+
+    F:        X[o, (i, j, n)]  = w (O, C*kh*kw) @ patch (C*kh*kw, (i, j, n))
+    G_gw:     g_w (O, C*kh*kw) = sum over blocks of E (O, (i, j, n)) @ patch^T
+    G_delta:  dzt[c, s*i + d*a, s*j + d*b, n] += (w^T E)[(c, a, b), (i, j, n)]   (col2im)
+
+The batch goes in blocks of whole images holding at most :data:`BATCH_BYTES` of patch, which
+bounds the work memory. LeNet's batch of 64 is one block: smaller ones (a loop over blocks of
+images, to keep the patch in cache) measured no faster in a training step, whose other layers
+flush the caches anyway, and up to twice as slow for G_delta in a loop over one layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._layout import keepsake, scratch, still_kept
+from ._shape import _Geometry
+
+BATCH_BYTES = 8 << 20  # patch bytes per block of images
+
+
+def _blocks(g: _Geometry, itemsize: int):
+    """``(n0, n1)``: blocks of images whose patch holds at most BATCH_BYTES."""
+    per_image = g.c * g.kh * g.kw * g.ho * g.wo * itemsize
+    nb = max(1, min(g.n, BATCH_BYTES // max(1, per_image)))
+    for n0 in range(0, g.n, nb):
+        yield n0, min(g.n, n0 + nb)
+
+
+def _patch(z, g, n0, n1, rows=None) -> np.ndarray:
+    """The patch matrix of images n0..n1, ``(C*kh*kw, Ho*Wo*nb)``, via ``(C, Hp, Wp, nb)``.
+
+    ``rows``: an array of ``C*kh*kw + 1`` rows to fill instead of the scratch patch; its last
+    row is set to ones, so that one GEMM also adds a bias (F) or sums eps for it (G_gw).
+    """
+    nb = n1 - n0
+    zt = scratch("padded", (g.c, g.hp, g.wp, nb), z.dtype)
+    if g.padded:
+        zt.fill(0)
+    zt[:, g.pt : g.pt + g.h, g.pl : g.pl + g.w] = z[n0:n1].transpose(1, 2, 3, 0)
+    sc, sy, sx, sn = zt.strides
+    view = np.ndarray(
+        (g.c, g.kh, g.kw, g.ho, g.wo, nb),
+        zt.dtype,
+        buffer=zt.reshape(-1),
+        strides=(sc, g.dh * sy, g.dw * sx, g.sh * sy, g.sw * sx, sn),
+    )
+    k = g.c * g.kh * g.kw
+    if rows is None:
+        patch = scratch("patch", view.shape, zt.dtype)
+        np.copyto(patch, view)
+        return patch.reshape(k, -1)
+    np.copyto(rows[:k].reshape(view.shape), view)  # rows may be a column slice: still a view
+    rows[k] = 1
+    return rows
+
+
+def _eps_block(eps: np.ndarray, g: _Geometry, n0: int, n1: int) -> np.ndarray:
+    """eps of images n0..n1 as ``(O, Ho*Wo*nb)``."""
+    et = scratch("eps", (g.o, g.ho, g.wo, n1 - n0), eps.dtype)
+    et[...] = eps[n0:n1].transpose(1, 2, 3, 0)
+    return et.reshape(g.o, -1)
+
+
+def forward(z: np.ndarray, w: np.ndarray, g: _Geometry, bias=None, keep=None) -> np.ndarray:
+    """F: ``X = w @ patch`` per block, then ``(O, Ho, Wo, nb) -> (nb, O, Ho, Wo)``.
+
+    ``bias`` (O,): added through a row of ones in the patch, ``[w | b] @ [patch; 1]``.
+    ``keep``: a dict; the patches of all blocks (with their ones rows) are left in
+    ``keep["patch"]``, ``(blocks, C*kh*kw + 1, Ho*Wo*nb)``, for :func:`adjoint_weight`, which
+    then needs neither z nor a copy.
+    """
+    w2 = w.reshape(g.o, -1)
+    blocks = list(_blocks(g, z.itemsize))
+    fused = bias is not None or keep is not None
+    if fused:
+        b = np.zeros(g.o, w.dtype) if bias is None else bias
+        w2 = np.concatenate([w2, b.astype(w.dtype, copy=False)[:, None]], axis=1)
+    w2 = np.ascontiguousarray(w2)
+    k, width = w2.shape[1], g.ho * g.wo * (blocks[0][1] - blocks[0][0])
+    kept = keepsake((len(blocks), k, width), z.dtype) if keep is not None else None
+    if kept is not None:
+        keep["patch"], keep["token"] = kept
+    x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
+    for i, (n0, n1) in enumerate(blocks):
+        cols = g.ho * g.wo * (n1 - n0)
+        rows = None
+        if kept is not None:
+            rows = kept[0][i, :, :cols]
+        elif fused:
+            rows = scratch("patch", (k, cols), z.dtype)
+        xt = scratch("out", (g.o, g.ho, g.wo, n1 - n0), z.dtype)
+        np.matmul(w2, _patch(z, g, n0, n1, rows), out=xt.reshape(g.o, -1))
+        x[n0:n1] = xt.transpose(3, 0, 1, 2)
+    return x
+
+
+def kept_patch(keep: dict) -> np.ndarray | None:
+    """The patches :func:`forward` left in ``keep``, if nothing has reused them since."""
+    patch = keep.get("patch")
+    return patch if patch is not None and still_kept(patch, keep["token"]) else None
+
+
+def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: _Geometry, patch=None):
+    """G_gw: ``g_w = E @ patch^T``, summed over the blocks.
+
+    With the patches that :func:`forward` kept (ones row last, see :func:`kept_patch`),
+    returns ``(g_w, g_b)``: the same product's last column is ``g_b = sum_{n, i, j} eps``.
+    """
+    if patch is not None:
+        ext = np.zeros((g.o, patch.shape[1]), eps.dtype)  # (O, C*kh*kw + 1)
+        for i, (n0, n1) in enumerate(_blocks(g, z.itemsize)):
+            ext += _eps_block(eps, g, n0, n1) @ patch[i, :, : g.ho * g.wo * (n1 - n0)].T
+        return ext[:, :-1].reshape(g.o, g.c, g.kh, g.kw), ext[:, -1].copy()
+    g_w = np.zeros((g.o, g.c * g.kh * g.kw), eps.dtype)
+    for n0, n1 in _blocks(g, z.itemsize):
+        g_w += _eps_block(eps, g, n0, n1) @ _patch(z, g, n0, n1).T
+    return g_w.reshape(g.o, g.c, g.kh, g.kw)
+
+
+def adjoint_input(eps: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
+    """G_delta: ``dcol = w^T @ E``, added back through the windows tap by tap (col2im)."""
+    wt = np.ascontiguousarray(w.reshape(g.o, -1).T)  # (C*kh*kw, O)
+    delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
+    rows = [slice(a * g.dh, a * g.dh + (g.ho - 1) * g.sh + 1, g.sh) for a in range(g.kh)]
+    cols = [slice(b * g.dw, b * g.dw + (g.wo - 1) * g.sw + 1, g.sw) for b in range(g.kw)]
+    for n0, n1 in _blocks(g, eps.itemsize):
+        nb = n1 - n0
+        dcol = scratch("patch", (g.c * g.kh * g.kw, g.ho * g.wo * nb), eps.dtype)
+        np.matmul(wt, _eps_block(eps, g, n0, n1), out=dcol)
+        dcol = dcol.reshape(g.c, g.kh, g.kw, g.ho, g.wo, nb)
+        dzt = scratch("delta", (g.c, g.hp, g.wp, nb), eps.dtype)
+        dzt.fill(0)
+        for a in range(g.kh):
+            for b in range(g.kw):
+                dzt[:, rows[a], cols[b]] += dcol[:, a, b]
+        delta[n0:n1] = dzt[:, g.pt : g.pt + g.h, g.pl : g.pl + g.w].transpose(3, 0, 1, 2)
+    return delta

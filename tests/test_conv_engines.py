@@ -1,0 +1,224 @@
+"""The engines' special layouts pass the same verification as the general ones.
+
+``method=`` forces each engine; some shapes take a layout of their own inside it (one channel
+in and out; small images in a batch, batch innermost; F keeping its patch matrix for G_gw in
+the autodiff op). Each is checked here against PyTorch, central differences and the
+dot-product identity, as ``test_conv.py`` checks the general path.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import convprop as cp
+from convprop import conv, nn, ops
+from convprop.conv import _batchlast, _layout
+from tests.test_conv import KINDS, explicit_pads, numeric_gradient, torch_reference
+
+torch = pytest.importorskip("torch")
+tF = torch.nn.functional
+
+ENGINES = ["direct", "im2col", "fft"]
+
+# (z shape, w shape, stride, padding, dilation): batches of small images (im2col puts the
+# batch innermost), and one channel in and out (a scalar multiply-add or a slice per tap).
+CASES = [
+    ((6, 3, 9, 8), (4, 3, 3, 3), 1, 1, 1),
+    ((5, 2, 11, 10), (3, 2, 5, 4), (2, 1), ((1, 0), (2, 1)), (1, 2)),
+    ((4, 1, 12, 12), (6, 1, 5, 5), 1, 2, 1),  # LeNet's first layer, scaled down
+    ((8, 6, 7, 7), (5, 6, 5, 5), 1, "valid", 1),  # LeNet's second
+    ((4, 3, 10, 9), (2, 3, 2, 3), 3, "full", 1),
+    ((3, 1, 13, 11), (1, 1, 3, 4), 1, 1, (2, 1)),  # one channel, dilated
+    ((1, 1, 20, 18), (1, 1, 3, 3), 1, "valid", 1),  # the seed's layer, smaller
+    ((5, 1, 9, 9), (1, 1, 2, 2), 1, "same", 1),
+]
+
+
+@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_special_layouts_match_torch(case, kind, method):
+    zs, ws, stride, padding, dilation = case
+    if padding == "same" and stride != 1:
+        pytest.skip("'same' needs stride 1")
+    r = np.random.default_rng(1)
+    z, w = r.standard_normal(zs), r.standard_normal(ws)
+    opts = dict(stride=stride, padding=padding, dilation=dilation, kind=kind)
+    x_ref, grads = torch_reference(z, w, **opts)
+    x = conv.conv2d(z, w, method=method, **opts)
+    np.testing.assert_allclose(x, x_ref, atol=1e-10)
+    eps = r.standard_normal(x.shape)
+    gz, gw = grads(eps)
+    delta = conv.conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
+    g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
+    np.testing.assert_allclose(delta, gz, atol=1e-10)
+    np.testing.assert_allclose(g_w, gw, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ENGINES)
+def test_special_layouts_against_central_differences(method):
+    r = np.random.default_rng(2)
+    for zs, ws, pad in [((4, 2, 6, 5), (3, 2, 3, 2), 1), ((2, 1, 7, 6), (1, 1, 3, 3), 0)]:
+        z, w = r.standard_normal(zs), r.standard_normal(ws)
+        opts = dict(padding=pad, method=method)
+        eps = r.standard_normal(conv.conv2d(z, w, **opts).shape)
+
+        def loss(z=z, w=w, eps=eps, opts=opts):
+            return np.vdot(conv.conv2d(z, w, **opts), eps)
+
+        delta, g_w = conv.conv2d_backward(eps, z, w, **opts)
+        np.testing.assert_allclose(delta, numeric_gradient(loss, z), atol=1e-7)
+        np.testing.assert_allclose(g_w, numeric_gradient(loss, w), atol=1e-7)
+
+
+@st.composite
+def batched_configs(draw):
+    """Batches of 4 to 8 small images (the batch-innermost layout), or one channel."""
+    single = draw(st.booleans())
+    n = draw(st.integers(4, 8))
+    c, o = (1, 1) if single else (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    sh, sw = (1, 1) if single else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    kind = draw(st.sampled_from(KINDS))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    (pt, pb), (pl, pr) = explicit_pads(padding, kh, kw, (dh, dw), kind)
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - pt - pb), 10))
+    w = draw(st.integers(max(1, dw * (kw - 1) + 1 - pl - pr), 10))
+    opts = dict(stride=(sh, sw), padding=padding, dilation=(dh, dw), kind=kind)
+    return (n, c, h, w), (o, c, kh, kw), opts
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=batched_configs(), method=st.sampled_from(ENGINES), seed=st.integers(0, 2**16))
+def test_dot_product_identity_of_special_layouts(config, method, seed):
+    zs, ws, opts = config
+    r = np.random.default_rng(seed)
+    z, w = r.standard_normal(zs), r.standard_normal(ws)
+    x = conv.conv2d(z, w, method=method, **opts)
+    eps = r.standard_normal(x.shape)
+    delta = conv.conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
+    g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
+    lhs = np.vdot(x, eps)
+    scale = np.linalg.norm(z) * np.abs(w).sum() * np.linalg.norm(eps)
+    assert abs(lhs - np.vdot(z, delta)) <= 1e-10 * scale
+    assert abs(lhs - np.vdot(w, g_w)) <= 1e-10 * scale
+
+
+def test_results_are_fresh_arrays_not_scratch():
+    """The engines work in reused scratch memory; what they return must not alias it."""
+    r = np.random.default_rng(3)
+    for zs, ws in [
+        ((6, 3, 8, 8), (4, 3, 3, 3)),
+        ((1, 1, 16, 16), (1, 1, 3, 3)),
+        ((2, 2, 20, 20), (3, 2, 9, 9)),
+    ]:
+        z, w = r.standard_normal(zs).astype(np.float32), r.standard_normal(ws).astype(np.float32)
+        for method in ENGINES:
+            x = conv.conv2d(z, w, method=method)
+            kept = x.copy()
+            eps = np.ones_like(x)
+            delta, g_w = conv.conv2d_backward(eps, z, w, method=method)
+            kept_d, kept_g = delta.copy(), g_w.copy()
+            conv.conv2d(2 * z, w, method=method)  # reuses every work array
+            conv.conv2d_backward(3 * eps, 2 * z, w, method=method)
+            np.testing.assert_array_equal(x, kept)
+            np.testing.assert_array_equal(delta, kept_d)
+            np.testing.assert_array_equal(g_w, kept_g)
+
+
+# ------------------------------------------------------------------ the autodiff op
+
+
+@pytest.mark.parametrize("block_bytes", [_batchlast.BATCH_BYTES, 1])  # one block; 1 image each
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("padding", [0, 2])
+def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, padding, block_bytes, monkeypatch):
+    """ops.conv2d on a batch of small images: bias in F's GEMM, F's patch reused by G_gw."""
+    monkeypatch.setattr(_batchlast, "BATCH_BYTES", block_bytes)
+    r = np.random.default_rng(4)
+    z, w, b = (
+        r.standard_normal((6, 3, 9, 9)),
+        r.standard_normal((5, 3, 3, 3)),
+        r.standard_normal(5),
+    )
+    tz, tw, tb = (
+        cp.Tensor(z, requires_grad=True, dtype=np.float64),
+        cp.Tensor(w, requires_grad=True, dtype=np.float64),
+        cp.Tensor(b, requires_grad=True, dtype=np.float64),
+    )
+    x = ops.conv2d(tz, tw, tb, padding=padding, kind=kind)
+    eps = r.standard_normal(x.shape)
+    x.backward(eps)
+    pz, pw, pb = (torch.tensor(a, requires_grad=True) for a in (z, w, b))
+    kernel = pw.flip(2, 3) if kind == "convolution" else pw
+    px = tF.conv2d(pz, kernel, pb, padding=padding)
+    px.backward(torch.tensor(eps))
+    np.testing.assert_allclose(x.data, px.detach().numpy(), atol=1e-10)
+    for ours, theirs in [(tz, pz), (tw, pw), (tb, pb)]:
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-9)
+
+
+def test_op_kept_patch_taken_over_falls_back_to_z():
+    """Two forwards of the same shape before one backward: the first's kept patch has been
+    reused by the second, so its G_gw recomputes from z, and both gradients stay right."""
+    r = np.random.default_rng(5)
+    w = cp.Tensor(r.standard_normal((4, 2, 3, 3)), requires_grad=True, dtype=np.float64)
+    b = cp.Tensor(r.standard_normal(4), requires_grad=True, dtype=np.float64)
+    z1, z2 = r.standard_normal((2, 5, 2, 7, 7))
+    loss = (ops.conv2d(cp.Tensor(z1, dtype=np.float64), w, b) ** 2).sum() + (
+        ops.conv2d(cp.Tensor(z2, dtype=np.float64), w, b) ** 2
+    ).sum()
+    loss.backward()
+    tw, tb = torch.tensor(w.data, requires_grad=True), torch.tensor(b.data, requires_grad=True)
+    tloss = sum((tF.conv2d(torch.tensor(z), tw.flip(2, 3), tb) ** 2).sum() for z in (z1, z2))
+    tloss.backward()
+    np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-10)
+
+
+def test_keepsake_tokens():
+    a, token = _layout.keepsake((3, 4), np.float32)
+    assert _layout.still_kept(a, token)
+    b, token_b = _layout.keepsake((3, 4), np.float32)  # taken over by the next request
+    assert b is a and not _layout.still_kept(a, token) and _layout.still_kept(b, token_b)
+    assert _batchlast.kept_patch({"patch": a, "token": token}) is None
+
+
+# ------------------------------------------------------------------ layers
+
+
+def test_relu_then_max_pool_is_computed_pool_first_with_the_same_numbers():
+    """Sequential(ReLU, MaxPool2d) pools first: the same output and gradient, ties included."""
+    z = np.array(
+        [
+            [
+                [
+                    [0.0, -1.0, 2.0, 2.0],
+                    [-3.0, -2.0, 1.0, 2.0],
+                    [-1.0, -1.0, 0.0, 0.0],
+                    [-1.0, -5.0, 0.0, -1.0],
+                ]
+            ]
+        ]
+    )
+    z = np.concatenate([z, np.random.default_rng(6).standard_normal((1, 1, 4, 4))])
+    eps = np.arange(8.0).reshape(2, 1, 2, 2) + 1
+    fused = cp.Tensor(z, requires_grad=True, dtype=np.float64)
+    out = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(fused)
+    out.backward(eps)
+    plain = cp.Tensor(z, requires_grad=True, dtype=np.float64)
+    ref = ops.max_pool2d(ops.relu(plain), 2)
+    ref.backward(eps)
+    np.testing.assert_array_equal(out.data, ref.data)
+    np.testing.assert_array_equal(fused.grad, plain.grad)
+    pz = torch.tensor(z, requires_grad=True)
+    tF.max_pool2d(tF.relu(pz), 2).backward(torch.tensor(eps))
+    np.testing.assert_array_equal(fused.grad, pz.grad.numpy())
+
+
+def test_relu_gradient_is_zero_at_zero_and_nan():
+    z = cp.Tensor(np.array([-1.0, 0.0, 2.0, np.nan]), requires_grad=True, dtype=np.float64)
+    ops.relu(z).backward(np.ones(4))
+    np.testing.assert_array_equal(z.grad, [0.0, 0.0, 1.0, 0.0])
