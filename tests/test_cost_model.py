@@ -14,3 +14,15 @@ def test_allreduce_time_is_two_passes_of_bytes_over_p_and_2_p_minus_1_latencies(
 def test_speedup_is_p_without_communication_and_falls_with_it():
     assert speedup(0.01, 8, 0.0, 1e9, 0.0) == pytest.approx(8.0)
     assert speedup(0.01, 8, 1e6, 1e8, 0.0) < speedup(0.01, 8, 1e6, 1e9, 0.0) < 8.0
+
+
+def test_weak_scaling_pays_less_past_the_noise_scale_and_strong_scaling_hits_the_network():
+    from convprop.bench.cost_model import strong_speedup, useful_speedup
+
+    # At B = 64 P far below B_noise the examples needed hardly grow: useful ~ images/s gain.
+    assert useful_speedup(8.0, 8, b_noise=1e9) == pytest.approx(8.0)
+    # B_noise = 64: one rank needs 2 E_min examples, P ranks (1 + P) E_min.
+    assert useful_speedup(8.0, 8, b_noise=64.0) == pytest.approx(8.0 * 2 / 9)
+    # Strong scaling without communication divides the step by P; with it, saturates.
+    assert strong_speedup(0.01, 4, 0.0, 1e9, 0.0) == pytest.approx(4.0)
+    assert strong_speedup(0.01, 64, 1e6, 1e9, 0.0) < 1 / (2 * 63 / 64 * 1e-3) * 0.01

@@ -25,6 +25,7 @@ from convprop.config import TrainConfig, make_optimizer, make_schedule
 from convprop.data import DataLoader, Split, load_dataset
 from convprop.distributed import Communicator, Serial
 from convprop.interrupt import Interrupted, StopFlag
+from convprop.memory import retain_freed_memory
 from convprop.models import build_model
 from convprop.nn import Module
 from convprop.ops import cross_entropy
@@ -184,6 +185,7 @@ def prepare(
 
 def fit(run: Run, *, progress: bool = True, log: Any = print) -> dict[str, Any]:
     """Train ``run`` to ``config.epochs``; write metrics, summary, checkpoint and curves."""
+    retain_freed_memory()  # steps reuse freed memory instead of faulting in fresh pages
     config, split, comm = run.config, run.split, run.comm
     log = log if comm.rank == 0 else (lambda *a, **k: None)
     with StopFlag() as stop:

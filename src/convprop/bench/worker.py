@@ -73,6 +73,10 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
+    else:  # as convprop train does (PyTorch has its own caching allocator)
+        from convprop.memory import retain_freed_memory
+
+        retain_freed_memory()
     from convprop.bench import rows
 
     built: dict[tuple[str, str], Callable[[], Any]] = {}

@@ -1,0 +1,67 @@
+"""The benchmark suite: both sides of a row do the same work, and a short run writes its report.
+
+No timing is asserted here (times belong to ``convprop bench``); these tests check that the
+numbers the suite compares are the same computation, and that the suite's plumbing works.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from convprop import conv  # noqa: E402
+from convprop.bench import rows  # noqa: E402
+
+
+@pytest.mark.parametrize("key", sorted(rows.CONV_CASES))
+def test_each_conv_row_computes_what_pytorch_computes(key):
+    """convprop's true convolution of the row equals PyTorch's correlation with the flipped
+    kernel, for F and both adjoints, so the two times measure the same work."""
+    case = rows.CONV_CASES[key]
+    z, w, eps = rows._conv_data(case)
+    tz = torch.tensor(z, requires_grad=True)
+    tw = torch.tensor(np.ascontiguousarray(w[:, :, ::-1, ::-1]), requires_grad=True)
+    out = torch.nn.functional.conv2d(tz, tw, padding=case.padding)
+    out.backward(torch.tensor(eps))
+    x = conv.conv2d(z, w, padding=case.padding)
+    delta, g_w = conv.conv2d_backward(eps, z, w, padding=case.padding)
+    scale = {"x": np.abs(x).max(), "d": np.abs(delta).max(), "g": np.abs(g_w).max()}
+    np.testing.assert_allclose(x, out.detach().numpy(), atol=1e-4 * scale["x"])
+    np.testing.assert_allclose(delta, tz.grad.numpy(), atol=1e-4 * scale["d"])
+    np.testing.assert_allclose(g_w, tw.grad.numpy()[:, :, ::-1, ::-1], atol=1e-4 * scale["g"])
+
+
+def test_auto_picks_an_engine_for_every_role_of_every_row():
+    for case in rows.CONV_CASES.values():
+        picks = rows.auto_methods(case)
+        assert set(picks) == set(rows.ROLES)
+        assert set(picks.values()) <= {"direct", "im2col", "fft"}
+    assert set(rows.auto_methods(rows.CONV_CASES["large"]).values()) == {"fft"}
+
+
+def test_a_quick_run_of_one_group_writes_a_report(tmp_path, capsys):
+    from convprop.bench.suite import run_suite
+
+    out = tmp_path / "bench.json"
+    report = run_suite(out, quick=True, groups=("ops",))
+    on_disk = json.loads(out.read_text())
+    assert on_disk["rows"] == json.loads(json.dumps(report["rows"]))
+    names = [r["name"] for r in report["rows"]]
+    assert any("max-pool" in n for n in names) and any("cross-entropy" in n for n in names)
+    for r in report["rows"]:
+        assert r["convprop_s"] > 0 and r["torch_s"] > 0
+        assert r["ratio"] == pytest.approx(r["convprop_s"] / r["torch_s"])
+    assert report["info"]["matmul_peak_gflops"] > 0
+    assert "ratio" in capsys.readouterr().out
+
+
+def test_the_throughput_script_reports_images_per_second_and_its_split():
+    from convprop.bench.throughput import _throughput
+
+    result = _throughput(1, 1, 3)
+    assert result["processes"] == 1 and result["images_per_second"] > 0
+    assert result["compute_s_per_step"] > 0 and result["communicate_s_per_step"] >= 0
