@@ -90,6 +90,12 @@ CORRUPT = {
     "corrupt-gzip": (gzip.compress(_valid_idx())[:-6] + b"\xff" * 6, "corrupt gzip stream"),
     "cut-gzip": (gzip.compress(_valid_idx())[:15], "corrupt gzip stream"),
     "gzip-not-idx": (gzip.compress(b"hello"), "bad magic number"),
+    "gzip-extra-data": (gzip.compress(_valid_idx() + b"\x07"), "oversized: header says 2x3"),
+    "gzip-garbage-after": (gzip.compress(_valid_idx()) + b"junk", "trailing bytes after"),
+    "gzip-huge-header": (
+        gzip.compress(bytes([0, 0, 0x0D, 3]) + (65536).to_bytes(4, "big") * 3),
+        "more than the 4294967296",
+    ),
 }
 
 
@@ -102,6 +108,30 @@ def test_corrupt_idx_raises_idx_error_naming_the_file(tmp_path, case):
         read_idx(path)
     assert str(info.value).startswith(str(path) + ": ")
     assert isinstance(info.value, ValueError)
+
+
+def test_gzip_members_and_zero_padding_are_read_like_gzip_does(tmp_path):
+    blob = _valid_idx()
+    path = tmp_path / "two-members.gz"
+    path.write_bytes(gzip.compress(blob[:5]) + gzip.compress(blob[5:]) + bytes(8))
+    np.testing.assert_array_equal(read_idx(path), np.zeros((2, 3), np.uint8))
+
+
+def test_a_gzip_bomb_is_stopped_just_past_what_its_header_declares(tmp_path):
+    """64 MiB of zeros after a header that declares 6 bytes: about 64 KB compressed. The
+    reader must refuse it without inflating it (tracemalloc sees every bytearray it grows)."""
+    import tracemalloc
+
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(_valid_idx() + bytes(64 << 20), compresslevel=1))
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxError, match="oversized: header says 2x3 uint8 = 6 bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"the reader held {peak} bytes for a 6-byte file"
 
 
 def test_missing_idx_file_is_an_os_error(tmp_path):

@@ -139,3 +139,21 @@ def test_killing_one_rank_ends_the_whole_job_quickly(tmp_path):
     named = re.search(rf"rank {rank.group(1)} \(pid {victim} on .*\) died", output)
     assert named or f"PID {victim}" in output, output[-2000:]
     load_checkpoint(out / "model.npz")  # the last checkpoint stays valid
+
+
+def test_a_killed_process_not_yet_collected_counts_as_dead():
+    """A zombie (killed, not yet reaped by its parent) must be named as dead, not alive."""
+    from convprop.distributed import _alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert _alive(child.pid)
+        child.kill()
+        deadline = time.time() + 10
+        while _alive(child.pid) and time.time() < deadline:  # a zombie until we wait()
+            time.sleep(0.01)
+        assert not _alive(child.pid)
+        assert Path(f"/proc/{child.pid}").exists()  # still there: it was judged as a zombie
+    finally:
+        child.kill()
+        child.wait()

@@ -65,3 +65,26 @@ def test_pooling_keeps_float32_and_names_bad_input():
         ops.max_pool2d(cp.Tensor(np.ones((1, 1, 4, 4))), 2, stride=0)
     with pytest.raises(ValueError, match="half the kernel"):
         ops.max_pool2d(cp.Tensor(np.ones((1, 1, 4, 4))), 2, padding=2)
+
+
+@pytest.mark.parametrize(("shape", "k", "s", "p"), CASES)
+def test_max_pool_with_many_ties_sends_each_gradient_where_pytorch_does(shape, k, s, p):
+    """Values from {0, 1, 2}: most windows hold their maximum more than once."""
+    z = np.random.default_rng(2).integers(0, 3, shape).astype(np.float64)
+    tz = cp.Tensor(z, dtype=np.float64, requires_grad=True)
+    out = ops.max_pool2d(tz, k, s, p)
+    pz = torch.tensor(z, requires_grad=True)
+    pout = tF.max_pool2d(pz, k, s, p)
+    eps = np.random.default_rng(3).standard_normal(out.shape)
+    out.backward(eps)
+    pout.backward(torch.tensor(eps))
+    np.testing.assert_array_equal(out.data, pout.detach().numpy())
+    np.testing.assert_allclose(tz.grad, pz.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_max_pool_with_more_than_256_taps_finds_the_right_entry():
+    z = np.zeros((1, 1, 17, 17))
+    z[0, 0, 16, 16] = 1.0  # tap 288: past what a uint8 index holds
+    tz = cp.Tensor(z, dtype=np.float64, requires_grad=True)
+    ops.max_pool2d(tz, 17).sum().backward()
+    assert tz.grad[0, 0, 16, 16] == 1.0 and tz.grad.sum() == 1.0

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -128,13 +129,19 @@ class MPICommunicator(Serial):
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs: not gone, and not a zombie (a rank killed a moment
+    ago stays one until its parent, MPI's proxy, collects it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: the state is the field after the parenthesised command name
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def limit_blas_threads(threads: int = 1) -> str:

@@ -39,6 +39,8 @@ _TYPE_CODES: dict[np.dtype, int] = {dt.newbyteorder("="): code for code, dt in I
 
 _GZIP_MAGIC = b"\x1f\x8b"
 MAX_NDIM = 32  # the most dimensions every supported NumPy version can hold
+MAX_DATA_BYTES = 1 << 32  # 4 GiB: the largest IDX data read (MNIST's images: 47 MB)
+_CHUNK = 1 << 20  # gzip output is inflated this much at a time
 
 
 class IdxError(ValueError):
@@ -65,8 +67,14 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     name = os.fspath(path)
     fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device never ends
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device never ends
             raise IdxError(f"{name}: not a regular file")
+        if info.st_size > MAX_DATA_BYTES + 4 + 4 * MAX_NDIM:
+            raise IdxError(
+                f"{name}: {info.st_size} bytes, more than the {MAX_DATA_BYTES} bytes of data "
+                "an IDX file may hold here (convprop.data.idx.MAX_DATA_BYTES)"
+            )
         blob = f.read()
     if blob[:2] == _GZIP_MAGIC:
         blob = _gunzip(blob, name)
@@ -74,24 +82,57 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def _gunzip(blob: bytes, name: str) -> bytes:
-    """Decompress a whole gzip stream, turning every way it can be corrupt into an IdxError."""
-    try:
-        return gzip.decompress(blob)
-    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise IdxError(f"{name}: corrupt gzip stream: {err}") from None
+    """Decompress a gzip stream (one member or several), never past what the IDX header asks.
+
+    The output grows a chunk at a time; as soon as it holds the header, the header is checked
+    and fixes the total: a stream that inflates to more (a "zip bomb", or plain trailing data)
+    is stopped one byte past it and reported oversized, and a header that
+    declares more than :data:`MAX_DATA_BYTES` is refused before the data is inflated. Every
+    way the stream can be corrupt becomes an IdxError.
+    """
+    out, data = bytearray(), blob
+    header, total = None, None
+    while True:
+        member = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer, CRC checked
+        while True:
+            room = _CHUNK if total is None else min(_CHUNK, total + 1 - len(out))
+            try:
+                piece = member.decompress(data, room)
+            except zlib.error as err:
+                raise IdxError(f"{name}: corrupt gzip stream: {err}") from None
+            out += piece
+            data = member.unconsumed_tail
+            if header is None:
+                header = _header(out, name)
+                total = None if header is None else header[2] + header[3]
+            if total is not None and len(out) > total:
+                dims = "x".join(str(n) for n in header[0])
+                raise IdxError(
+                    f"{name}: oversized: header says {dims} {header[1].name} = {header[3]} "
+                    "bytes of data, the gzip stream holds more (stopped there, not inflated)"
+                )
+            if member.eof or not (data or piece):
+                break
+        if not member.eof:
+            raise IdxError(f"{name}: corrupt gzip stream: it ends before its end-of-stream marker")
+        data = member.unused_data
+        if not data.strip(b"\x00"):  # the end, or the zero padding gzip allows after it
+            return bytes(out)
+        if data[:2] != _GZIP_MAGIC:
+            raise IdxError(f"{name}: corrupt gzip stream: trailing bytes after its last member")
 
 
-def _parse(blob: bytes, name: str) -> np.ndarray:
-    """Check an IDX header against the bytes that follow it and return the array."""
+def _header(
+    blob: bytes | bytearray, name: str
+) -> tuple[tuple[int, ...], np.dtype, int, int] | None:
+    """``(shape, dtype, header bytes, data bytes)`` of a complete header; None while ``blob``
+    is shorter than its header. Raises IdxError for a header that cannot be right."""
     if len(blob) < 4:
-        raise IdxError(
-            f"{name}: truncated header: an IDX file starts with 4 bytes of magic, "
-            f"found {len(blob)} bytes"
-        )
+        return None
     if blob[0] != 0 or blob[1] != 0:
         raise IdxError(
-            f"{name}: bad magic number 0x{blob[:4].hex()}: an IDX file starts with two zero "
-            "bytes (is this an IDX file?)"
+            f"{name}: bad magic number 0x{bytes(blob[:4]).hex()}: an IDX file starts with two "
+            "zero bytes (is this an IDX file?)"
         )
     code, ndim = blob[2], blob[3]
     if code not in IDX_DTYPES:
@@ -101,13 +142,33 @@ def _parse(blob: bytes, name: str) -> np.ndarray:
         raise IdxError(f"{name}: bad dimension count {ndim}: expected 1 to {MAX_NDIM}")
     header_len = 4 + 4 * ndim
     if len(blob) < header_len:
-        raise IdxError(
-            f"{name}: truncated header: {ndim} dimensions need a {header_len}-byte header, "
-            f"found {len(blob)} bytes"
-        )
+        return None
     shape = tuple(int(s) for s in np.frombuffer(blob, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
     expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if expected > MAX_DATA_BYTES:
+        dims = "x".join(str(s) for s in shape)
+        raise IdxError(
+            f"{name}: header says {dims} {dtype.name} = {expected} bytes of data, more than "
+            f"the {MAX_DATA_BYTES} an IDX file may hold here (convprop.data.idx.MAX_DATA_BYTES)"
+        )
+    return shape, dtype, header_len, expected
+
+
+def _parse(blob: bytes, name: str) -> np.ndarray:
+    """Check an IDX header against the bytes that follow it and return the array."""
+    header = _header(blob, name)
+    if header is None and len(blob) < 4:
+        raise IdxError(
+            f"{name}: truncated header: an IDX file starts with 4 bytes of magic, "
+            f"found {len(blob)} bytes"
+        )
+    if header is None:
+        raise IdxError(
+            f"{name}: truncated header: {blob[3]} dimensions need a {4 + 4 * blob[3]}-byte "
+            f"header, found {len(blob)} bytes"
+        )
+    shape, dtype, header_len, expected = header
     found = len(blob) - header_len
     if found != expected:
         fault = "truncated" if found < expected else "oversized"

@@ -70,24 +70,34 @@ def _crop(gz, p):
 
 # max_pool2d  F: x[n,c,i,j] = max_{a,b} z[n,c, s i + a, s j + b]
 #             G: g goes to the first maximal entry of each window (PyTorch's convention)
+# F also records, per window, which tap (a*kw + b) held that first maximum (a later tap takes
+# over only if strictly greater), so G is one comparison and one product per tap. (A NaN
+# propagates to x; its gradient goes to the first maximum seen before it.)
 def _max_pool2d(z, kernel_size, stride=None, padding=0):
     k, s, p, out = pool_geometry(z.shape, kernel_size, stride, padding)
     zp = _padded(z, p, -np.inf)
-    best = None
-    for _, window in _taps(k, s, out):
-        best = zp[window].copy() if best is None else np.maximum(best, zp[window], out=best)
-    return best, (zp, k, s, p, out, best)
+    taps = list(_taps(k, s, out))
+    best = zp[taps[0][1]].copy()
+    index = np.uint8 if len(taps) <= 256 else np.intp
+    first = np.zeros(best.shape, index)  # the tap of the first maximum, window by window
+    greater, later = np.empty(best.shape, bool), np.empty(best.shape, index)
+    for t, window in taps[1:]:
+        np.greater(zp[window], best, out=greater)
+        # first = t where greater: taps come in increasing order, so first < t and
+        # max(first, t * greater) is that choice (np.copyto with where= measured 100x slower)
+        np.maximum(first, np.multiply(greater, index(t), out=later), out=first)
+        np.maximum(best, zp[window], out=best)
+    return best, (zp.shape, k, s, p, out, first)
 
 
 def _max_pool2d_adjoint(g, ctx):
-    zp, k, s, p, out, best = ctx
-    gz = np.zeros(zp.shape, dtype=g.dtype)
-    unclaimed = np.ones(best.shape, dtype=bool)  # windows whose maximum is not yet found
+    padded_shape, k, s, p, out, first = ctx
     overlap = s[0] < k[0] or s[1] < k[1]
-    for _, window in _taps(k, s, out):
-        hit = zp[window] == best
-        hit &= unclaimed
-        unclaimed &= ~hit
+    tiled = s == k and all(o * ki == n for o, ki, n in zip(out, k, padded_shape[2:], strict=True))
+    gz = (np.empty if tiled else np.zeros)(padded_shape, dtype=g.dtype)  # tiled: all written
+    hit = np.empty(first.shape, bool)
+    for t, window in _taps(k, s, out):
+        np.equal(first, t, out=hit)
         if overlap:
             gz[window] += g * hit
         else:  # windows are disjoint: each entry is written once
