@@ -186,6 +186,16 @@ def test_keepsake_tokens():
     assert _batchlast.kept_patch({"patch": a, "token": token}) is None
 
 
+def test_clear_scratch_releases_the_pool_and_the_engines_rebuild_it():
+    z = np.random.default_rng(0).standard_normal((4, 2, 9, 9), dtype=np.float32)
+    w = np.random.default_rng(1).standard_normal((3, 2, 3, 3), dtype=np.float32)
+    before = conv.conv2d(z, w, method="im2col")
+    buf = _layout.scratch("probe", (8,), np.float32)
+    _layout.clear_scratch()
+    assert _layout.scratch("probe", (8,), np.float32).base is not buf.base  # a new buffer
+    np.testing.assert_array_equal(conv.conv2d(z, w, method="im2col"), before)
+
+
 # ------------------------------------------------------------------ layers
 
 
