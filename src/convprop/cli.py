@@ -287,10 +287,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = COMMANDS[args.command][0]
-    if args.command in ("train", "experiment", "demo"):
-        from convprop.memory import retain_freed_memory
-
-        retain_freed_memory()  # see convprop.memory: training reuses freed memory
     try:
         return handler(args)
     except KeyboardInterrupt:

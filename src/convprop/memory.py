@@ -10,8 +10,9 @@ own caching allocator; NumPy has none, so :func:`retain_freed_memory` asks glibc
 what it frees (``mallopt``: arrays below 64 MiB from the heap, the heap trimmed only when
 256 MiB lie free at its top). Peak memory does not grow; memory is kept at its peak.
 
-``convprop train``, ``convprop experiment`` and the convprop side of ``convprop bench`` call
-it; a script of your own that trains with convprop can call it once at the start. Elsewhere
+The two training loops call it, :func:`convprop.train.fit` (``convprop train`` and ``demo``)
+and the experiments' (``convprop experiment``), and so does the convprop side of ``convprop
+bench``; a script of your own that calls ``train_step`` can call it once at the start. Elsewhere
 than glibc (macOS, musl, Windows) it does nothing and says so.
 """
 

@@ -53,20 +53,25 @@ class Row:
         return out
 
 
+def side_env(side: str, threads: int) -> dict[str, str]:
+    """The environment of a benchmark process for ``side``: ``threads`` threads for it."""
+    env = dict(os.environ, CONVPROP_BENCH_THREADS=str(threads))
+    if side == "convprop":
+        env.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    return env
+
+
 class Worker:
     """A ``convprop.bench.worker`` process for one side, answering JSON requests."""
 
     def __init__(self, side: str, threads: int) -> None:
-        env = dict(os.environ, CONVPROP_BENCH_THREADS=str(threads))
-        if side == "convprop":
-            env.setdefault("OPENBLAS_NUM_THREADS", str(threads))
         self.side = side
         self.process = subprocess.Popen(
             [sys.executable, "-m", "convprop.bench.worker", side],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=env,
+            env=side_env(side, threads),
         )
 
     def call(self, **request: Any) -> dict[str, Any]:
@@ -156,45 +161,30 @@ def run_suite(
     finally:
         for w in workers.values():
             w.close()
-    if "train" in groups:
-        from convprop.bench.epoch import epoch_row
+    from convprop.bench.epoch import epoch_row, recipe_row
+    from convprop.bench.throughput import distributed_row
 
+    def unless_skipped(make):  # a row that may not run here: its reason is recorded
         try:
-            results.append(epoch_row(quick=quick))
-            _print_row(results[-1], peak)
+            return make()
         except rows.Skip as reason:
             skipped.append(str(reason))
             print(f"  skipped: {reason}")
-    if "recipe" in groups:
-        from convprop.bench.epoch import recipe_row
+            return None
 
-        if quick:
-            skipped.append("LeNet-5 10-epoch recipe: not in --quick (about 3 minutes a side)")
-            print(f"  skipped: {skipped[-1]}")
-        else:
-            try:
-                results.append(recipe_row())
-                _print_row(results[-1], peak)
-            except rows.Skip as reason:
-                skipped.append(str(reason))
-                print(f"  skipped: {reason}")
-    distributed = None
-    if "mpi" in groups:
-        from convprop.bench.throughput import distributed_row
-
-        try:
-            distributed = distributed_row(quick=quick)
-            ips = distributed["images_per_second"]
-            step = distributed["communicate_s_per_step"] + distributed["compute_s_per_step"]
-            print(
-                f"{distributed['name']}: {ips['threads']:,.0f} vs {ips['ranks']:,.0f} images/s "
-                f"({ips['ranks'] / ips['threads']:.2f}x); allreduce "
-                f"{distributed['communicate_s_per_step'] * 1e3:.2f} ms of "
-                f"{step * 1e3:.2f} ms per step"
-            )
-        except rows.Skip as reason:
-            skipped.append(str(reason))
-            print(f"  skipped: {reason}")
+    for group, make in (("train", epoch_row), ("recipe", recipe_row)):
+        if group in groups and (row := unless_skipped(lambda m=make: m(quick=quick))):
+            results.append(row)
+            _print_row(row, peak)
+    distributed = unless_skipped(lambda: distributed_row(quick=quick)) if "mpi" in groups else None
+    if distributed is not None:
+        ips = distributed["images_per_second"]
+        step = distributed["communicate_s_per_step"] + distributed["compute_s_per_step"]
+        print(
+            f"{distributed['name']}: {ips['threads']:,.0f} vs {ips['ranks']:,.0f} images/s "
+            f"({ips['ranks'] / ips['threads']:.2f}x); allreduce "
+            f"{distributed['communicate_s_per_step'] * 1e3:.2f} ms of {step * 1e3:.2f} ms per step"
+        )
     if engines:
         _print_engines(engines)
     print(f"float32 matmul peak at the end: {peak_end:.1f} GFLOP/s")

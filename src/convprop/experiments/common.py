@@ -23,6 +23,7 @@ import numpy as np
 
 from convprop import optim
 from convprop.data import DataLoader, Split, load_dataset
+from convprop.memory import retain_freed_memory
 from convprop.models import build_model
 from convprop.report import ProgressBar, check_out_dir, write_atomic
 from convprop.train import Diverged, evaluate, train_step
@@ -179,6 +180,7 @@ def train_curves(
     excluded). A run whose loss or gradient stops being finite ends there, with
     ``diverged_at`` set to the 1-based epoch.
     """
+    retain_freed_memory()  # as fit() does: steps reuse freed memory
     net = build_model(model, split.input_shape, split.num_classes, np.random.default_rng(seed))
     opt = optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     loader = DataLoader(split.train, batch_size, seed=seed, allow_large_batch=True)
