@@ -179,6 +179,63 @@ def test_sgd_matches_torch_bit_for_bit(options: dict[str, Any], dtype: Any) -> N
 
 
 @needs_fused_torch
+@pytest.mark.parametrize("options", SGD_GRID[::3], ids=str)
+@pytest.mark.parametrize("foreach", [True, False])
+def test_sgd_one_group_matches_torch_bit_for_bit(options: dict[str, Any], foreach: bool) -> None:
+    # Both parameters in one group: foreach=True updates them laid end to end.
+    grads = gradients(30, dtype=np.float32)
+    ours = run_ours(lambda p: SGD(p, lr=0.1, foreach=foreach, **options), grads, dtype=np.float32)
+    theirs = run_torch(
+        lambda p: torch.optim.SGD(p, lr=0.1, foreach=False, **options), grads, dtype=np.float32
+    )
+    for step, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        for x, y in zip(a, b, strict=True):
+            assert np.array_equal(x, y), f"step {step + 1}: max |diff| {np.abs(x - y).max()}"
+
+
+@pytest.mark.parametrize("form", ["pytorch", "classical"])
+def test_sgd_foreach_equals_one_at_a_time(form: str) -> None:
+    # Mixed dtypes in one group, and a parameter without a gradient at the first steps (so one
+    # step has parameters with and without a momentum buffer): the same bits either way.
+    rng = np.random.default_rng(4)
+    start = [
+        rng.standard_normal((4, 3)).astype(np.float32),
+        rng.standard_normal(5).astype(np.float32),
+        rng.standard_normal((2, 2)),
+        rng.standard_normal(6).astype(np.float32),
+    ]
+    runs = []
+    for foreach in (True, False):
+        params = [Param(x.copy()) for x in start]
+        opt = SGD(params, 0.05, 0.9, 0.0, 1e-3, form == "pytorch", foreach=foreach, form=form)
+        grads = np.random.default_rng(5)
+        for step in range(8):
+            for j, p in enumerate(params):
+                p.grad = None if (j == 3 and step < 3) else grads.standard_normal(p.data.shape)
+            opt.step()
+        runs.append((params, opt.state_dict()))
+    (ours, ours_state), (ref, ref_state) = runs
+    for p, q in zip(ours, ref, strict=True):
+        assert p.data.dtype == q.data.dtype
+        assert np.array_equal(p.data, q.data)
+    assert ours_state.keys() == ref_state.keys()
+    for key, value in ours_state.items():
+        assert np.array_equal(value, ref_state[key]), key
+
+
+def test_sgd_positional_order_is_torchs() -> None:
+    # torch.optim.SGD(params, lr, momentum, dampening, weight_decay, nesterov)
+    opt = SGD([Param(np.zeros(2))], 0.1, 0.9, 0.0, 1e-2, True)
+    group = opt.param_groups[0]
+    assert (group["weight_decay"], group["nesterov"]) == (1e-2, True)
+    theirs = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], 0.1, 0.9, 0.0, 1e-2, True)
+    assert {k: theirs.param_groups[0][k] for k in ("weight_decay", "nesterov")} == {
+        "weight_decay": 1e-2,
+        "nesterov": True,
+    }
+
+
+@needs_fused_torch
 def test_sgd_with_step_schedule_matches_torch_bit_for_bit() -> None:
     grads = gradients(60)
     ours_params = [Param(x) for x in initial()]

@@ -210,10 +210,11 @@ def conv2d_backward(
 
 
 # ------------------------------------------------------------------ for the autodiff op
-# ops.conv2d calls these two instead of the functions above, for the same numbers from the same
-# engines with less work: F adds the bias, and where the engine allows (im2col on small
+# ops.conv2d calls these three instead of the functions above, for the same numbers from the
+# same engines with less work: F adds the bias, and where the engine allows (im2col on small
 # images) folds it into its GEMM and keeps the patch matrices of z for G_gw, whose GEMM then
-# also gives the bias gradient.
+# also gives the bias gradient. F's x and G_delta's delta keep the engine's memory layout
+# (batch-last views from _batchlast), which the next layers read without a transposing copy.
 
 
 def _op_forward(z, w, b, options: dict) -> tuple[np.ndarray, dict]:
@@ -227,11 +228,25 @@ def _op_forward(z, w, b, options: dict) -> tuple[np.ndarray, dict]:
     keep: dict = {}
     if chosen == "im2col" and _small(g) and not _single(g) and dtypes[0] == dtypes[1]:
         x = _batchlast.forward(z, _oriented(w, kind), g, bias=b, keep=keep)
-        return _finish(x, dtypes, single), keep
+        return _finish(x, dtypes, single, contiguous=False), keep
     x = _finish(_ENGINES[chosen].forward(z, _oriented(w, kind), g), dtypes, single)
     if b is not None:
         x += b[:, None, None]
     return x, keep
+
+
+def _op_adjoint_input(eps, w, z_shape: tuple[int, ...], options: dict) -> np.ndarray:
+    """``delta = G_delta(eps, w)``, as :func:`conv2d_adjoint_input` computes it, but in the
+    engine's memory layout where that is batch-last (im2col on small images)."""
+    kind = options["kind"]
+    if eps.ndim == 4 and len(z_shape) == 4 and eps.dtype == w.dtype:
+        geometry = (options["stride"], options["padding"], options["dilation"], kind)
+        g = _geometry(tuple(z_shape), w.shape, *geometry)
+        if _choose_method(options["method"], g, "input") == "im2col" and _small(g):
+            if not _single(g) and eps.dtype in (np.float32, np.float64):
+                _check_eps(eps, g)
+                return _batchlast.adjoint_input(eps, _oriented(w, kind), g)
+    return conv2d_adjoint_input(eps, w, input_shape=z_shape, **options)
 
 
 def _op_adjoint_weight(eps, z, w_shape, keep: dict, options: dict, bias: bool):

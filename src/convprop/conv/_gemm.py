@@ -77,8 +77,9 @@ def _gram(e: np.ndarray, v: np.ndarray, im2col: bool) -> np.ndarray:
     if im2col:
         patch = scratch("patch", v.shape, v.dtype)
         np.copyto(patch, v)
-        part = np.matmul(e, patch.reshape(nb, r * kh * kw, -1).transpose(0, 2, 1))
-        return part.sum(axis=0).reshape(p, r, kh, kw)
+        # (patch @ e^T)^T: the BLAS runs this orientation 10-20% faster (measured, wide layer)
+        part = np.matmul(patch.reshape(nb, r * kh * kw, -1), e.transpose(0, 2, 1))
+        return part.sum(axis=0).T.reshape(p, r, kh, kw)
     g_w = np.empty((p, r, kh, kw), e.dtype)
     for a in range(kh):
         for b in range(kw):
@@ -185,19 +186,27 @@ def _single_runs(g: _Geometry) -> tuple[int, list[tuple[int, int, int]]]:
     return m, [(a, b, a * dh * wp + b * dw) for a in range(g.kh) for b in range(g.kw)]
 
 
-def _single_patch(run: np.ndarray, taps, m: int) -> np.ndarray:
-    """The patch ``(kh*kw, m)``: row (a, b) is ``run[off(a, b) : off(a, b) + m]``."""
-    patch = scratch("patch", (len(taps), m), run.dtype)
-    for t, (_, _, off) in enumerate(taps):
-        patch[t] = run[off : off + m]
+def _single_patch(run: np.ndarray, g: _Geometry, m: int) -> np.ndarray:
+    """The patch ``(kh*kw, m)``: row (a, b) is ``run[off(a, b) : off(a, b) + m]``.
+
+    One copy from the windows view ``(kh, kw, m)``. The rows are 16 numbers longer than ``m``:
+    rows a power of two apart (the seed's G_delta: 128*128 positions, 64 KiB) land in the same
+    cache sets, and the matrix-vector product then ran at half speed (158 us against 70 us).
+    """
+    item = run.itemsize
+    taps = np.ndarray(
+        (g.kh, g.kw, m), run.dtype, buffer=run, strides=(g.dh * g.wp * item, g.dw * item, item)
+    )
+    patch = scratch("patch", (g.kh * g.kw, m + 16), run.dtype)[:, :m]
+    np.copyto(patch.reshape(g.kh, g.kw, m), taps)
     return patch
 
 
-def _single_correlate(run, w, out, taps, im2col):
+def _single_correlate(run, w, out, g, taps, im2col):
     """out[q] = sum_{a, b} w[a, b] run[q + off(a, b)] for the len(out) positions q."""
     m = len(out)
     if im2col:
-        np.matmul(np.ascontiguousarray(w).reshape(-1), _single_patch(run, taps, m), out=out)
+        np.matmul(np.ascontiguousarray(w).reshape(-1), _single_patch(run, g, m), out=out)
         return
     tmp = scratch("tap", (m,), out.dtype)
     k = w.tolist()
@@ -213,7 +222,7 @@ def single_forward(z: np.ndarray, w: np.ndarray, g: _Geometry, im2col: bool) -> 
     run = padded(z, g).reshape(-1)
     m, taps = _single_runs(g)
     out = scratch("out", (g.n, g.hp, g.wp), z.dtype)
-    _single_correlate(run, w[0, 0], out.reshape(-1)[:m], taps, im2col)
+    _single_correlate(run, w[0, 0], out.reshape(-1)[:m], g, taps, im2col)
     return out[:, None, : g.ho, : g.wo].copy()
 
 
@@ -228,7 +237,7 @@ def single_adjoint_input(eps: np.ndarray, w: np.ndarray, g: _Geometry, im2col: b
     rows[:, g.ho :] = 0
     rows[:, : g.ho, : g.wo] = eps[:, 0]
     out = scratch("out", (g.n, g.hp, g.wp), eps.dtype)
-    _single_correlate(el, w[0, 0, ::-1, ::-1], out.reshape(-1), taps, im2col)
+    _single_correlate(el, w[0, 0, ::-1, ::-1], out.reshape(-1), g, taps, im2col)
     return out[:, None, g.pt : g.pt + g.h, g.pl : g.pl + g.w].copy()
 
 
@@ -242,6 +251,6 @@ def single_adjoint_weight(eps: np.ndarray, z: np.ndarray, g: _Geometry, im2col: 
     e[:, : g.ho, : g.wo] = eps[:, 0]
     e = e.reshape(-1)[:m]
     if im2col:
-        return np.matmul(_single_patch(run, taps, m), e).reshape(1, 1, g.kh, g.kw)
+        return np.matmul(_single_patch(run, g, m), e).reshape(1, 1, g.kh, g.kw)
     dots = [np.dot(e, run[off : off + m]) for _, _, off in taps]
     return np.array(dots, eps.dtype).reshape(1, 1, g.kh, g.kw)

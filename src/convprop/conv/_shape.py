@@ -196,11 +196,12 @@ def _as_float(a, name: str) -> np.ndarray:
     return a
 
 
-def _finish(a: np.ndarray, dtypes, single: bool) -> np.ndarray:
-    """Back to the caller's form: 2-D if the inputs were, in numpy's result dtype of theirs."""
+def _finish(a: np.ndarray, dtypes, single: bool, contiguous: bool = True) -> np.ndarray:
+    """Back to the caller's form: 2-D if the inputs were, in numpy's result dtype of theirs,
+    C-contiguous (or, with ``contiguous=False``, in whatever layout the engine wrote)."""
     a = a[0, 0] if single else a
     dtype = dtypes[0] if dtypes[0] == dtypes[-1] else np.result_type(*dtypes)
-    if a.dtype == dtype and a.flags.c_contiguous:
+    if a.dtype == dtype and (a.flags.c_contiguous or not contiguous):
         return a
     return np.ascontiguousarray(a, dtype=dtype)
 

@@ -5,8 +5,9 @@ G: ``(delta, g_w, g_b) = (G_delta(eps, w), G_gw(eps, z), sum_{n,i,j} eps)``.
 
 The NumPy functions in :mod:`convprop.conv` are the only implementation: this module only
 connects them to the graph, so the op and the functions a student calls are the same code
-(through ``conv._op_forward`` and ``conv._op_adjoint_weight``, which share work between F and
-G_gw: the bias folded into F's GEMM, the patch matrix of z kept for G_gw).
+(through ``conv._op_forward``, ``conv._op_adjoint_input`` and ``conv._op_adjoint_weight``,
+which share work between F and G_gw: the bias folded into F's GEMM, the patch matrix of z kept
+for G_gw; and which leave x and delta in the engine's memory layout).
 
 Shape: ``(N, C, H, W), (O, C, kh, kw), (O,) -> (N, O, Ho, Wo)`` (or 2-D ``(H, W), (kh, kw)``).
 """
@@ -30,9 +31,7 @@ def _conv2d(z, w, b=None, **options):
 
 def _conv2d_adjoint(eps, ctx, needs):
     z_shape, z, w, options, keep = ctx
-    delta = (
-        _conv.conv2d_adjoint_input(eps, w, input_shape=z_shape, **options) if needs[0] else None
-    )
+    delta = _conv._op_adjoint_input(eps, w, z_shape, options) if needs[0] else None
     bias = len(needs) > 2 and needs[2]
     g_w = g_b = None
     if needs[1] or bias:

@@ -1,13 +1,15 @@
 """Pointwise nonlinear primitives: exp, log, sqrt, relu, tanh, sigmoid.
 
 For a pointwise ``x = f(z)`` the Jacobian is diagonal, so ``G: delta = g * f'(z)``, written
-with the saved output where that is cheaper (``exp' = exp``, ``tanh' = 1 - tanh^2``).
+with the saved output where that is cheaper (``exp' = exp``, ``tanh' = 1 - tanh^2``). The
+activations (relu, tanh, sigmoid) keep their input's memory layout (:mod:`convprop.ops.layout`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from convprop.ops.layout import as_layout, filled_as
 from convprop.ops.primitive import Primitive
 
 
@@ -51,12 +53,12 @@ sqrt = Primitive("sqrt", _sqrt, _sqrt_adjoint)
 
 # relu  F: x = max(z, 0)               G: g * [x > 0]   ([x > 0] = [z > 0], NaN included)
 def _relu(z):
-    out = np.maximum(z, _zeros(z.size, z.dtype).reshape(z.shape))
+    out = np.maximum(z, filled_as(z, _zeros(z.size, z.dtype)))  # out in z's memory layout
     return out, out
 
 
 def _relu_adjoint(g, out):
-    return (g * (out > 0),)
+    return (as_layout(g, out) * (out > 0),)
 
 
 _ZEROS: dict[np.dtype, np.ndarray] = {}
@@ -82,7 +84,7 @@ def _tanh(z):
 
 
 def _tanh_adjoint(g, out):
-    return (g * (1 - out * out),)
+    return (as_layout(g, out) * (1 - out * out),)
 
 
 tanh = Primitive("tanh", _tanh, _tanh_adjoint)
@@ -95,7 +97,7 @@ def _sigmoid(z):
 
 
 def _sigmoid_adjoint(g, out):
-    return (g * out * (1 - out),)
+    return (as_layout(g, out) * out * (1 - out),)
 
 
 sigmoid = Primitive("sigmoid", _sigmoid, _sigmoid_adjoint)

@@ -3,13 +3,16 @@
 Both are computed as a loop over the ``kh * kw`` taps of the window (never over pixels,
 images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s, b::s]``.
 
-Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``.
+Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``. The output
+and the gradient keep z's memory layout (batch-last after a convolution: the window views are
+then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from convprop.ops.layout import as_layout
 from convprop.ops.primitive import Primitive
 from convprop.tensor import Tensor
 
@@ -77,10 +80,10 @@ def _max_pool2d(z, kernel_size, stride=None, padding=0):
     k, s, p, out = pool_geometry(z.shape, kernel_size, stride, padding)
     zp = _padded(z, p, -np.inf)
     taps = list(_taps(k, s, out))
-    best = zp[taps[0][1]].copy()
+    best = zp[taps[0][1]].copy(order="K")  # in z's memory layout, as the arrays below
     index = np.uint8 if len(taps) <= 256 else np.intp
-    first = np.zeros(best.shape, index)  # the tap of the first maximum, window by window
-    greater, later = np.empty(best.shape, bool), np.empty(best.shape, index)
+    first = np.zeros_like(best, index)  # the tap of the first maximum, window by window
+    greater, later = np.empty_like(best, bool), np.empty_like(best, index)
     for t, window in taps[1:]:
         np.greater(zp[window], best, out=greater)
         # first = t where greater: taps come in increasing order, so first < t and
@@ -94,8 +97,10 @@ def _max_pool2d_adjoint(g, ctx):
     padded_shape, k, s, p, out, first = ctx
     overlap = s[0] < k[0] or s[1] < k[1]
     tiled = s == k and all(o * ki == n for o, ki, n in zip(out, k, padded_shape[2:], strict=True))
-    gz = (np.empty if tiled else np.zeros)(padded_shape, dtype=g.dtype)  # tiled: all written
-    hit = np.empty(first.shape, bool)
+    # in the layout of z (as first is): tiled windows write every entry
+    gz = (np.empty_like if tiled else np.zeros_like)(first, g.dtype, shape=padded_shape)
+    hit = np.empty_like(first, bool)
+    g = as_layout(g, first)
     for t, window in _taps(k, s, out):
         np.equal(first, t, out=hit)
         if overlap:
@@ -123,14 +128,18 @@ def _avg_pool2d(z, kernel_size, stride=None, padding=0):
     zp = _padded(z, p, 0)
     total = None
     for _, window in _taps(k, s, out):
-        total = zp[window].copy() if total is None else np.add(total, zp[window], out=total)
-    return total / (k[0] * k[1]), (zp.shape, k, s, p, out)
+        if total is None:
+            total = zp[window].copy(order="K")  # in z's memory layout
+        else:
+            np.add(total, zp[window], out=total)
+    x = np.divide(total, k[0] * k[1], out=total)
+    return x, (zp.shape, k, s, p, out, x)
 
 
 def _avg_pool2d_adjoint(g, ctx):
-    padded_shape, k, s, p, out = ctx
-    gz = np.zeros(padded_shape, dtype=g.dtype)
-    share = g / (k[0] * k[1])
+    padded_shape, k, s, p, out, x = ctx
+    gz = np.zeros_like(x, g.dtype, shape=padded_shape)  # in the layout of z (as x is)
+    share = as_layout(g, x) / (k[0] * k[1])
     for _, window in _taps(k, s, out):
         gz[window] += share
     return (_crop(gz, p),)

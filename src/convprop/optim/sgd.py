@@ -37,12 +37,18 @@ the test checks and skips where they do not).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from convprop.optim._fma import fma
-from convprop.optim.optimizer import Optimizer, check_nonnegative, check_unit_interval
+from convprop.optim.optimizer import (
+    Optimizer,
+    check_nonnegative,
+    check_unit_interval,
+    flat_update,
+)
 
 FORMS = ("pytorch", "classical")
 
@@ -139,28 +145,35 @@ class SGD(Optimizer):
         lr: learning rate ``lr`` (``alpha``), finite and >= 0.
         momentum: ``mu`` (``gamma``) in [0, 1).
         dampening: ``tau`` in [0, 1]; PyTorch's form only.
-        nesterov: Nesterov momentum; needs momentum > 0 and dampening 0 (PyTorch's rule).
         weight_decay: L2 penalty ``wd`` >= 0, added to the gradient.
+        nesterov: Nesterov momentum; needs momentum > 0 and dampening 0 (PyTorch's rule).
         maximize: ascend instead of descend.
+        foreach: update all parameters of a group at once, laid end to end
+            (:func:`~convprop.optim.optimizer.flat_update`; None, the default, means True), or
+            one at a time (False). The numbers are the same bit for bit.
         form: ``"pytorch"`` (state ``momentum_buffer``, ``b``) or ``"classical"`` (state
             ``velocity``, ``v = -lr * b`` under a constant lr).
+
+    The positional order is ``torch.optim.SGD``'s.
     """
 
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
-        nesterov: bool = False,
         weight_decay: float = 0.0,
+        nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
         form: str = "pytorch",
     ) -> None:
         if form not in FORMS:
             raise ValueError(f"invalid form: {form!r} (expected one of {FORMS})")
         self.form = form
+        self.foreach = True if foreach is None else bool(foreach)
         self._buffer = "momentum_buffer" if form == "pytorch" else "velocity"
         defaults = {
             "lr": lr,
@@ -189,11 +202,15 @@ class SGD(Optimizer):
         for group in self.param_groups:
             hyper = {k: group[k] for k in ("lr", "momentum", "nesterov", "weight_decay")}
             hyper["maximize"] = group["maximize"]
-            for state, data, grad in self._with_grad(group):
-                buf = state.get(self._buffer)
-                if self.form == "pytorch":
-                    buf = sgd_step(data, grad, buf, dampening=group["dampening"], **hyper)
-                else:
-                    buf = classical_momentum_step(data, grad, buf, **hyper)
+            if self.form == "pytorch":
+                update = partial(sgd_step, dampening=group["dampening"], **hyper)
+            else:
+                update = partial(classical_momentum_step, **hyper)
+            items = self._with_grad(group)
+            if self.foreach:
+                flat_update(items, self._buffer, update)
+                continue
+            for state, data, grad in items:
+                buf = update(data, grad, state.get(self._buffer))
                 if buf is not None:
                     state[self._buffer] = buf
