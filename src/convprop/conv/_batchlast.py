@@ -152,8 +152,8 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
     Returns ``delta`` ``(N, C, H, W)`` as a view of batch-last ``(C, H, W, N)`` memory."""
     wt = np.ascontiguousarray(w.reshape(g.o, -1).T)  # (C*kh*kw, O)
     blocks = list(_blocks(g, eps.itemsize))
-    direct = len(blocks) == 1 and not g.padded  # col2im straight into the result
-    dt = None if direct else np.empty((g.c, g.h, g.w, g.n), eps.dtype)
+    into_result = len(blocks) == 1 and not g.padded  # col2im straight into the result
+    dt = None if into_result else np.empty((g.c, g.h, g.w, g.n), eps.dtype)
     rows = [slice(a * g.dh, a * g.dh + (g.ho - 1) * g.sh + 1, g.sh) for a in range(g.kh)]
     cols = [slice(b * g.dw, b * g.dw + (g.wo - 1) * g.sw + 1, g.sw) for b in range(g.kw)]
     for n0, n1 in blocks:
@@ -161,7 +161,7 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
         dcol = scratch("patch", (g.c * g.kh * g.kw, g.ho * g.wo * nb), eps.dtype)
         np.matmul(wt, _eps_block(eps, g, n0, n1), out=dcol)
         dcol = dcol.reshape(g.c, g.kh, g.kw, g.ho, g.wo, nb)
-        if direct:
+        if into_result:
             dzt = np.zeros((g.c, g.hp, g.wp, nb), eps.dtype)
         else:
             dzt = scratch("delta", (g.c, g.hp, g.wp, nb), eps.dtype)
@@ -169,7 +169,7 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
         for a in range(g.kh):
             for b in range(g.kw):
                 dzt[:, rows[a], cols[b]] += dcol[:, a, b]
-        if direct:
+        if into_result:
             return dzt.transpose(3, 0, 1, 2)
         dt[..., n0:n1] = dzt[:, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
     return dt.transpose(3, 0, 1, 2)
