@@ -70,9 +70,9 @@ def flat_update(
     element. Because it is elementwise, one call on the concatenation of the parameters gives
     the same numbers, bit for bit, as one call per parameter, with one NumPy pass per
     operation instead of one per operation and parameter (LeNet-5's ten parameters: 0.31 ms a
-    step instead of 0.59 ms, measured alone). Parameters are concatenated by dtype,
-    and apart those with a buffer from those without (the first step); afterwards each
-    parameter's buffer is its slice of the flat one.
+    step instead of 0.59 ms, measured alone). Parameters are concatenated by dtype, those
+    with a buffer apart from those without (the first step); afterwards each parameter's
+    buffer is its slice of the flat one.
     """
     runs: dict[tuple[np.dtype, bool], list[tuple[State, np.ndarray, np.ndarray]]] = {}
     for item in items:
