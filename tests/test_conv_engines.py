@@ -160,6 +160,32 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, padding, block_b
         np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-9)
 
 
+@pytest.mark.parametrize("block_bytes", [_batchlast.BATCH_BYTES, 1])
+@pytest.mark.parametrize(
+    "opts", [dict(stride=2, padding=1), dict(dilation=2, padding=2), dict(stride=(2, 1))], ids=str
+)
+def test_op_strided_and_dilated_on_small_images_matches_torch(opts, block_bytes, monkeypatch):
+    """The batch-last op path (results as (C, H, W, N) views) with stride and dilation."""
+    monkeypatch.setattr(_batchlast, "BATCH_BYTES", block_bytes)
+    r = np.random.default_rng(6)
+    z, w, b = (
+        r.standard_normal((5, 3, 10, 9)),
+        r.standard_normal((4, 3, 3, 3)),
+        r.standard_normal(4),
+    )
+    tz, tw, tb = (cp.Tensor(a, requires_grad=True, dtype=np.float64) for a in (z, w, b))
+    x = ops.conv2d(tz, tw, tb, kind="correlation", **opts)
+    assert x.data.transpose(1, 2, 3, 0).flags.c_contiguous  # batch-last
+    eps = r.standard_normal(x.shape)
+    x.backward(eps)
+    pz, pw, pb = (torch.tensor(a, requires_grad=True) for a in (z, w, b))
+    px = tF.conv2d(pz, pw, pb, **opts)
+    px.backward(torch.tensor(eps))
+    np.testing.assert_allclose(x.data, px.detach().numpy(), atol=1e-10)
+    for ours, theirs in [(tz, pz), (tw, pw), (tb, pb)]:
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-9)
+
+
 def test_op_kept_patch_taken_over_falls_back_to_z():
     """Two forwards of the same shape before one backward: the first's kept patch has been
     reused by the second, so its G_gw recomputes from z, and both gradients stay right."""

@@ -93,3 +93,16 @@ def test_layout_helpers():
         assert view.shape == like.shape and not view.flags.writeable
         assert not view.any()
     assert filled_as(b, zeros).strides == b.strides
+
+
+def test_public_conv_functions_still_return_c_contiguous_arrays():
+    from convprop import conv
+
+    r = np.random.default_rng(3)
+    z = r.standard_normal((8, 3, 10, 10)).astype(np.float32)  # im2col on small images
+    w = r.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    x = conv.conv2d(z, w)
+    delta, g_w = conv.conv2d_backward(np.ones_like(x), z, w)
+    single = conv.conv2d_adjoint_input(np.ones_like(x), w, input_shape=z.shape)
+    for a in (x, delta, g_w, single):
+        assert a.flags.c_contiguous and a.dtype == np.float32
