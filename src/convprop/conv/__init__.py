@@ -217,14 +217,18 @@ def conv2d_backward(
 # (batch-last views from _batchlast), which the next layers read without a transposing copy.
 
 
+def _op_geometry(z_shape: tuple[int, ...], w_shape: tuple[int, ...], options: dict) -> _Geometry:
+    """The geometry of the op's convolution, from its options."""
+    geometry = (options["stride"], options["padding"], options["dilation"], options["kind"])
+    return _geometry(tuple(z_shape), tuple(w_shape), *geometry)
+
+
 def _op_forward(z, w, b, options: dict) -> tuple[np.ndarray, dict]:
     """``x = F(z, w) + b`` (b may be None), and what :func:`_op_adjoint_weight` can reuse."""
-    kind, method = options["kind"], options["method"]
+    kind = options["kind"]
     (z, w), dtypes, single = _prepare(z=z, w=w)
-    g = _geometry(
-        z.shape, w.shape, options["stride"], options["padding"], options["dilation"], kind
-    )
-    chosen = _choose_method(method, g, "forward")
+    g = _op_geometry(z.shape, w.shape, options)
+    chosen = _choose_method(options["method"], g, "forward")
     keep: dict = {}
     if chosen == "im2col" and _small(g) and not _single(g) and dtypes[0] == dtypes[1]:
         x = _batchlast.forward(z, _oriented(w, kind), g, bias=b, keep=keep)
@@ -236,17 +240,15 @@ def _op_forward(z, w, b, options: dict) -> tuple[np.ndarray, dict]:
 
 
 def _op_adjoint_input(eps, w, z_shape: tuple[int, ...], options: dict) -> np.ndarray:
-    """``delta = G_delta(eps, w)``, as :func:`conv2d_adjoint_input` computes it, but in the
-    engine's memory layout where that is batch-last (im2col on small images)."""
-    kind = options["kind"]
-    if eps.ndim == 4 and len(z_shape) == 4 and eps.dtype == w.dtype:
-        geometry = (options["stride"], options["padding"], options["dilation"], kind)
-        g = _geometry(tuple(z_shape), w.shape, *geometry)
-        if _choose_method(options["method"], g, "input") == "im2col" and _small(g):
-            if not _single(g) and eps.dtype in (np.float32, np.float64):
-                _check_eps(eps, g)
-                return _batchlast.adjoint_input(eps, _oriented(w, kind), g)
-    return conv2d_adjoint_input(eps, w, input_shape=z_shape, **options)
+    """``delta = G_delta(eps, w)`` as :func:`conv2d_adjoint_input` computes it, left in the
+    engine's memory layout (batch-last from im2col on small images; the engines return fresh
+    arrays, never scratch, so nothing needs copying)."""
+    (eps, w), dtypes, single = _prepare(eps=eps, w=w)
+    g = _op_geometry((1, 1, *z_shape) if single else z_shape, w.shape, options)
+    _check_eps(eps, g)
+    engine = _ENGINES[_choose_method(options["method"], g, "input")]
+    delta = engine.adjoint_input(eps, _oriented(w, options["kind"]), g)
+    return _finish(delta, dtypes, single, contiguous=False)
 
 
 def _op_adjoint_weight(eps, z, w_shape, keep: dict, options: dict, bias: bool):
@@ -254,14 +256,11 @@ def _op_adjoint_weight(eps, z, w_shape, keep: dict, options: dict, bias: bool):
     (``g_b = sum_{n, i, j} eps``, None unless ``bias``)."""
     patch = _batchlast.kept_patch(keep)
     if patch is not None:
-        kind = options["kind"]
         (eps, z), dtypes, _ = _prepare(eps=eps, z=z)
-        g = _geometry(
-            z.shape, w_shape, options["stride"], options["padding"], options["dilation"], kind
-        )
+        g = _op_geometry(z.shape, w_shape, options)
         _check_eps(eps, g)
         g_w, g_b = _batchlast.adjoint_weight(eps, z, g, patch=patch)
-        return _finish(_oriented(g_w, kind), dtypes, False), g_b
+        return _finish(_oriented(g_w, options["kind"]), dtypes, False), g_b
     g_w = conv2d_adjoint_weight(eps, z, kernel_shape=w_shape, **options)
     return g_w, np.einsum("nohw->o", eps) if bias else None
 
