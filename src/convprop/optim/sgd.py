@@ -48,6 +48,7 @@ from convprop.optim.optimizer import (
     check_nonnegative,
     check_unit_interval,
     flat_update,
+    update_each,
 )
 
 FORMS = ("pytorch", "classical")
@@ -206,11 +207,5 @@ class SGD(Optimizer):
                 update = partial(sgd_step, dampening=group["dampening"], **hyper)
             else:
                 update = partial(classical_momentum_step, **hyper)
-            items = self._with_grad(group)
-            if self.foreach:
-                flat_update(items, self._buffer, update)
-                continue
-            for state, data, grad in items:
-                buf = update(data, grad, state.get(self._buffer))
-                if buf is not None:
-                    state[self._buffer] = buf
+            apply = flat_update if self.foreach else update_each
+            apply(self._with_grad(group), self._buffer, update)
