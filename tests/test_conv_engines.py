@@ -131,11 +131,21 @@ def test_results_are_fresh_arrays_not_scratch():
 # ------------------------------------------------------------------ the autodiff op
 
 
+OP_OPTIONS = [
+    dict(padding=0),
+    dict(padding=2),
+    dict(stride=2, padding=1),
+    dict(dilation=2, padding=2),
+    dict(stride=(2, 1)),
+]
+
+
 @pytest.mark.parametrize("block_bytes", [_batchlast.BATCH_BYTES, 1])  # one block; 1 image each
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("padding", [0, 2])
-def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, padding, block_bytes, monkeypatch):
-    """ops.conv2d on a batch of small images: bias in F's GEMM, F's patch reused by G_gw."""
+@pytest.mark.parametrize("opts", OP_OPTIONS, ids=str)
+def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_bytes, monkeypatch):
+    """ops.conv2d on a batch of small images: bias in F's GEMM, F's patch reused by G_gw,
+    results handed on batch-last ((C, H, W, N) views), with padding, stride and dilation."""
     monkeypatch.setattr(_batchlast, "BATCH_BYTES", block_bytes)
     r = np.random.default_rng(4)
     z, w, b = (
@@ -143,43 +153,14 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, padding, block_b
         r.standard_normal((5, 3, 3, 3)),
         r.standard_normal(5),
     )
-    tz, tw, tb = (
-        cp.Tensor(z, requires_grad=True, dtype=np.float64),
-        cp.Tensor(w, requires_grad=True, dtype=np.float64),
-        cp.Tensor(b, requires_grad=True, dtype=np.float64),
-    )
-    x = ops.conv2d(tz, tw, tb, padding=padding, kind=kind)
-    eps = r.standard_normal(x.shape)
-    x.backward(eps)
-    pz, pw, pb = (torch.tensor(a, requires_grad=True) for a in (z, w, b))
-    kernel = pw.flip(2, 3) if kind == "convolution" else pw
-    px = tF.conv2d(pz, kernel, pb, padding=padding)
-    px.backward(torch.tensor(eps))
-    np.testing.assert_allclose(x.data, px.detach().numpy(), atol=1e-10)
-    for ours, theirs in [(tz, pz), (tw, pw), (tb, pb)]:
-        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), atol=1e-9)
-
-
-@pytest.mark.parametrize("block_bytes", [_batchlast.BATCH_BYTES, 1])
-@pytest.mark.parametrize(
-    "opts", [dict(stride=2, padding=1), dict(dilation=2, padding=2), dict(stride=(2, 1))], ids=str
-)
-def test_op_strided_and_dilated_on_small_images_matches_torch(opts, block_bytes, monkeypatch):
-    """The batch-last op path (results as (C, H, W, N) views) with stride and dilation."""
-    monkeypatch.setattr(_batchlast, "BATCH_BYTES", block_bytes)
-    r = np.random.default_rng(6)
-    z, w, b = (
-        r.standard_normal((5, 3, 10, 9)),
-        r.standard_normal((4, 3, 3, 3)),
-        r.standard_normal(4),
-    )
     tz, tw, tb = (cp.Tensor(a, requires_grad=True, dtype=np.float64) for a in (z, w, b))
-    x = ops.conv2d(tz, tw, tb, kind="correlation", **opts)
+    x = ops.conv2d(tz, tw, tb, kind=kind, **opts)
     assert x.data.transpose(1, 2, 3, 0).flags.c_contiguous  # batch-last
     eps = r.standard_normal(x.shape)
     x.backward(eps)
     pz, pw, pb = (torch.tensor(a, requires_grad=True) for a in (z, w, b))
-    px = tF.conv2d(pz, pw, pb, **opts)
+    kernel = pw.flip(2, 3) if kind == "convolution" else pw
+    px = tF.conv2d(pz, kernel, pb, **opts)
     px.backward(torch.tensor(eps))
     np.testing.assert_allclose(x.data, px.detach().numpy(), atol=1e-10)
     for ours, theirs in [(tz, pz), (tw, pw), (tb, pb)]:
