@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convprop as cp
-from convprop import conv, nn, ops
+from convprop import conv, ops
 from convprop.conv import _batchlast, _layout
 from tests.test_conv import KINDS, explicit_pads, numeric_gradient, torch_reference
 
@@ -204,35 +204,6 @@ def test_clear_scratch_releases_the_pool_and_the_engines_rebuild_it():
 
 
 # ------------------------------------------------------------------ layers
-
-
-def test_relu_then_max_pool_is_computed_pool_first_with_the_same_numbers():
-    """Sequential(ReLU, MaxPool2d) pools first: the same output and gradient, ties included."""
-    z = np.array(
-        [
-            [
-                [
-                    [0.0, -1.0, 2.0, 2.0],
-                    [-3.0, -2.0, 1.0, 2.0],
-                    [-1.0, -1.0, 0.0, 0.0],
-                    [-1.0, -5.0, 0.0, -1.0],
-                ]
-            ]
-        ]
-    )
-    z = np.concatenate([z, np.random.default_rng(6).standard_normal((1, 1, 4, 4))])
-    eps = np.arange(8.0).reshape(2, 1, 2, 2) + 1
-    fused = cp.Tensor(z, requires_grad=True, dtype=np.float64)
-    out = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(fused)
-    out.backward(eps)
-    plain = cp.Tensor(z, requires_grad=True, dtype=np.float64)
-    ref = ops.max_pool2d(ops.relu(plain), 2)
-    ref.backward(eps)
-    np.testing.assert_array_equal(out.data, ref.data)
-    np.testing.assert_array_equal(fused.grad, plain.grad)
-    pz = torch.tensor(z, requires_grad=True)
-    tF.max_pool2d(tF.relu(pz), 2).backward(torch.tensor(eps))
-    np.testing.assert_array_equal(fused.grad, pz.grad.numpy())
 
 
 def test_relu_gradient_is_zero_at_zero_and_nan():

@@ -3,6 +3,12 @@
 Each builder takes the input shape ``(C, H, W)``, the number of classes and an explicit
 ``numpy.random.Generator``, and returns an ``nn.Sequential`` that maps ``(N, C, H, W)``
 images to ``(N, classes)`` logits.
+
+Where a conv is followed by ReLU and max-pooling, ``cnn`` and ``lenet5`` write the pooling
+first: ``max(relu(z)) = relu(max(z))`` exactly (relu is monotone), gradients and ties included
+(a window whose maximum is positive sends it to the same first maximal entry both ways; one
+whose maximum is <= 0 sends nothing either way), and relu then runs on a quarter of the data.
+PyTorch's LeNet-5 is conv-relu-pool: the same function. ``nn.Sequential`` never reorders.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ def mlp(
     hidden: tuple[int, ...] = (128, 64),
     init: str = "torch",
 ) -> nn.Sequential:
-    """Flatten, then Linear-ReLU layers of widths ``hidden``, then a linear classifier."""
+    """Flatten, then Linear-ReLU layers of widths ``hidden``, then a linear classifier.
+
+    Shape: ``(N, C, H, W) -> (N, num_classes)``.
+    """
     widths = [int(np.prod(input_shape)), *hidden]
     layers: list[nn.Module] = [nn.Flatten()]
     for a, b in zip(widths, widths[1:], strict=False):
@@ -41,18 +50,22 @@ def cnn(
 ) -> nn.Sequential:
     """The seed's layer stacked: 3x3 "valid" true convolutions with ReLU, then a linear
     classifier. Inputs of 16x16 or more are max-pooled by 2 before the classifier (so a
-    28x28 image gives 12x12 features). Works for any input of at least 8x8.
+    28x28 image gives 12x12 features), written before the last ReLU (the same function, see
+    the module's docstring). Works for any input of at least 8x8.
+
+    Shape: ``(N, C, H, W) -> (N, num_classes)``.
     """
     c, h, w = input_shape
     if min(h, w) < 8:
         raise ValueError(f"the cnn model needs images of at least 8x8, got {h}x{w}")
     layers: list[nn.Module] = []
-    for c_out in channels:
-        layers += [nn.Conv2d(c, c_out, 3, kind="convolution", rng=rng, init=init), nn.ReLU()]
+    for i, c_out in enumerate(channels):
+        layers.append(nn.Conv2d(c, c_out, 3, kind="convolution", rng=rng, init=init))
         c, h, w = c_out, h - 2, w - 2
-    if min(h, w) >= 12:
-        layers.append(nn.MaxPool2d(2))
-        h, w = h // 2, w // 2
+        if i == len(channels) - 1 and min(h, w) >= 12:
+            layers.append(nn.MaxPool2d(2))  # before ReLU: the same function, 1/4 the work
+            h, w = h // 2, w // 2
+        layers.append(nn.ReLU())
     layers += [nn.Flatten(), nn.Linear(c * h * w, num_classes, rng=rng, init=init)]
     return nn.Sequential(*layers)
 
@@ -61,17 +74,21 @@ def lenet5(
     input_shape: Shape, num_classes: int, rng: np.random.Generator, init: str = "torch"
 ) -> nn.Sequential:
     """LeNet-5 for 28x28 inputs: conv 6@5x5 (padding 2), ReLU, max-pool 2, conv 16@5x5,
-    ReLU, max-pool 2, then linear 400-120-84-classes with ReLU."""
+    ReLU, max-pool 2, then linear 400-120-84-classes with ReLU. Each pool is written before
+    its ReLU, the same function (see the module's docstring).
+
+    Shape: ``(N, C, 28, 28) -> (N, num_classes)``.
+    """
     c, h, w = input_shape
     if (h, w) != (28, 28):
         raise ValueError(f"lenet5 expects 28x28 images, got {h}x{w}; try the cnn model")
     return nn.Sequential(
         nn.Conv2d(c, 6, 5, padding=2, rng=rng, init=init),
+        nn.MaxPool2d(2),  # before ReLU: relu(max(z)) = max(relu(z)), 1/4 the work
         nn.ReLU(),
-        nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5, rng=rng, init=init),
+        nn.MaxPool2d(2),  # the same function as ReLU then MaxPool2d, on 1/4 of the data
         nn.ReLU(),
-        nn.MaxPool2d(2),
         nn.Flatten(),
         nn.Linear(16 * 5 * 5, 120, rng=rng, init=init),
         nn.ReLU(),

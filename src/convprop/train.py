@@ -50,10 +50,12 @@ def evaluate(
     """Mean cross-entropy, accuracy and predicted classes of ``model`` on a dataset.
 
     With a communicator, each process evaluates every P-th example and the sums are reduced
-    (the predictions returned are then this process's share only).
+    (the predictions returned are then this process's share only). The model is evaluated in
+    eval mode and left in the mode it was found in.
     """
     comm = comm or Serial()
     images, labels = images[comm.rank :: comm.size], labels[comm.rank :: comm.size]
+    modes = {m: m.training for m in model.modules()}  # restored below, layer by layer
     model.eval()
     total, predictions = 0.0, []
     for start in range(0, len(labels), batch_size):
@@ -61,7 +63,8 @@ def evaluate(
         y = labels[start : start + batch_size]
         total += float(cross_entropy(logits, y, reduction="sum").data)
         predictions.append(np.argmax(logits.data, axis=1))
-    model.train()
+    for m, mode in modes.items():
+        m.training = mode
     predicted = np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
     loss_sum, correct, count = comm.sum_scalars([total, np.sum(predicted == labels), len(labels)])
     return loss_sum / count, correct / count, predicted

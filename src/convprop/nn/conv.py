@@ -1,15 +1,21 @@
-"""Convolution and pooling layers."""
+"""The convolution layer: the seed's ``x = z * w + b`` with PyTorch's arguments."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from convprop import ops
-from convprop.nn.init import initial_bias, initialise
-from convprop.nn.layers import _generator
-from convprop.nn.module import Module
-from convprop.ops.pool import _pair
+from convprop.nn.init import generator, initial_bias, initialise
+from convprop.nn.module import Module, Parameter
 from convprop.tensor import Tensor
+
+
+def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; anything else is a ValueError naming ``name``."""
+    both = (value, value) if isinstance(value, int | np.integer) else tuple(value)
+    if len(both) != 2 or not all(isinstance(v, int | np.integer) for v in both):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(both[0]), int(both[1])
 
 
 class Conv2d(Module):
@@ -27,10 +33,10 @@ class Conv2d(Module):
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
         bias: bool = True,
         kind: str = "convolution",
         *,
@@ -39,21 +45,26 @@ class Conv2d(Module):
         rng: np.random.Generator | int | None = None,
         dtype=np.float32,
     ) -> None:
-        kh, kw = _pair(kernel_size, "kernel_size")
+        kh, kw = pair(kernel_size, "kernel_size")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = (kh, kw)
         self.options = dict(
             stride=stride, padding=padding, dilation=dilation, kind=kind, method=method
         )
         shape = (out_channels, in_channels, kh, kw)
-        rng = _generator(rng)
-        self.weight = Tensor(initialise(init, shape, rng, dtype), requires_grad=True, dtype=dtype)
+        rng = generator(rng)
+        self.weight = Parameter(initialise(init, shape, rng, dtype), dtype=dtype)
         self.bias = None
         if bias:
             b = initial_bias(init, in_channels * kh * kw, out_channels, rng, dtype)
-            self.bias = Tensor(b, requires_grad=True, dtype=dtype)
+            self.bias = Parameter(b, dtype=dtype)
 
     def forward(self, z: Tensor) -> Tensor:
+        if z.ndim != 4 or z.shape[1] != self.in_channels:
+            raise ValueError(
+                f"Conv2d({self.in_channels}, {self.out_channels}) expects input of shape "
+                f"(N, {self.in_channels}, H, W), got {z.shape}"
+            )
         return ops.conv2d(z, self.weight, self.bias, **self.options)
 
     def extra_repr(self) -> str:
@@ -62,29 +73,3 @@ class Conv2d(Module):
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"{opts}, bias={self.bias is not None}"
         )
-
-
-class MaxPool2d(Module):
-    """Max pooling over ``kernel_size`` windows (``stride`` defaults to the kernel size)."""
-
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ops.max_pool2d(z, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
-
-
-class AvgPool2d(Module):
-    """Average pooling over ``kernel_size`` windows (``stride`` defaults to the kernel size)."""
-
-    def __init__(self, kernel_size, stride=None, padding=0) -> None:
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
-    def forward(self, z: Tensor) -> Tensor:
-        return ops.avg_pool2d(z, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"

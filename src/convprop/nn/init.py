@@ -68,6 +68,12 @@ def torch_default(
     return _draw(shape, 1.0 / (3.0 * fans(shape)[0]), rng, dtype, distribution)
 
 
+def generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """An explicit Generator as given, a seed, or None (fresh entropy, like PyTorch's global
+    RNG): what every layer's ``rng=`` argument accepts."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
 INITIALISERS = {"torch": torch_default, "he": he, "xavier": xavier}
 
 

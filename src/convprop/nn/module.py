@@ -1,8 +1,19 @@
-"""Module: the one base class of every layer.
+"""Module, the one base class of every layer, and Parameter, what a layer learns.
 
-A layer sets its parameters (Tensors with ``requires_grad=True``) and its sub-layers as plain
-attributes in ``__init__``; ``Module`` finds them in attribute order. There is no other base
-class and no registration call.
+A layer sets its parameters and its sub-layers as plain attributes in ``__init__``; ``Module``
+finds them in attribute order. The rule, in full:
+
+- a **parameter** is an attribute holding a :class:`Parameter`. A leaf Tensor with
+  ``requires_grad=True`` set as an attribute becomes one (a Parameter over the same array), so
+  ``self.weight = Tensor(w, requires_grad=True)`` registers it; freezing it later
+  (``requires_grad=False``) keeps it a parameter, in ``parameters()`` and ``state_dict()``;
+- a **buffer** is an attribute named by :meth:`Module.register_buffer` (running statistics,
+  say): in ``state_dict()`` unless ``persistent=False``, never trained;
+- a **sub-module** is an attribute holding a :class:`Module`; its names get a prefix
+  (``"features.3.bias"``), as in PyTorch;
+- anything else (a plain Tensor, a number, a generator) is neither, as in PyTorch.
+
+There is no other base class and no metaclass; subclasses need not call ``__init__``.
 """
 
 from __future__ import annotations
@@ -14,9 +25,28 @@ import numpy as np
 
 from convprop.tensor import Tensor
 
+Buffer = np.ndarray | Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module owns and an optimizer trains (``requires_grad=True`` by default).
+
+    ``Parameter(t)`` of a Tensor shares its array, as ``torch.nn.Parameter`` does.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, *, dtype: Any = None) -> None:
+        if isinstance(data, Tensor) and dtype is None:
+            dtype = data.dtype
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
 
 class Module:
-    """Base of all layers: parameter discovery, train/eval mode, state dicts."""
+    """Base of all layers: parameters, buffers, train/eval mode, state dicts."""
 
     training: bool = True
 
@@ -26,7 +56,41 @@ class Module:
     def __call__(self, *args: Any) -> Tensor:
         return self.forward(*args)
 
-    # -- structure ---------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if type(value) is Tensor and value.requires_grad and value.is_leaf:
+            value = Parameter(value)  # a trainable leaf set on a module is its parameter
+        object.__setattr__(self, name, value)
+
+    # -- registration ----------------------------------------------------------------------
+    def register_parameter(self, name: str, param: Parameter | Tensor | None) -> None:
+        """Set ``param`` as the parameter ``name`` (a Tensor becomes a Parameter over its
+        array, keeping its ``requires_grad``); ``None`` declares an absent one (no bias)."""
+        _check_name(self, name)
+        if name in vars(self).get("_buffers", {}):
+            raise KeyError(f"{type(self).__name__} already has a buffer called {name!r}")
+        if param is not None and not isinstance(param, Tensor):
+            raise TypeError(f"parameter {name!r} must be a Tensor or None, got {type(param)}")
+        if param is not None and not isinstance(param, Parameter):
+            param = Parameter(param, param.requires_grad)
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, value: Buffer | None, persistent: bool = True) -> None:
+        """Set ``value`` (an array or Tensor, never trained) as the buffer ``name``.
+
+        A persistent buffer is in :meth:`state_dict`; re-assigning ``self.name`` later keeps
+        it a buffer. ``None`` declares a buffer not yet held (left out of the state dict).
+        """
+        _check_name(self, name)
+        if isinstance(vars(self).get(name), Parameter):
+            raise KeyError(f"{type(self).__name__} already has a parameter called {name!r}")
+        if value is not None and not isinstance(value, np.ndarray | Tensor):
+            raise TypeError(f"buffer {name!r} must be an array, Tensor or None, not {type(value)}")
+        if "_buffers" not in vars(self):
+            object.__setattr__(self, "_buffers", {})
+        self._buffers[name] = persistent
+        object.__setattr__(self, name, value)
+
+    # -- structure -------------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
         for name, value in vars(self).items():
             if isinstance(value, Module):
@@ -41,21 +105,45 @@ class Module:
         for child in self.children():
             yield from child.modules()
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """``("0.weight", tensor)`` pairs: every trainable tensor, in attribute order."""
-        for name, value in vars(self).items():
-            if isinstance(value, Tensor) and value.requires_grad:
-                yield prefix + name, value
-            elif isinstance(value, Module):
-                yield from value.named_parameters(prefix + name + ".")
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``("0.weight", p)`` pairs: every parameter, frozen ones included, in attribute
+        order; a parameter shared by two layers comes once, under its first name."""
+        seen: set[int] = set()
+        for name, p in self._named("parameter", prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
 
-    def parameters(self) -> list[Tensor]:
+    def parameters(self) -> list[Parameter]:
+        """Every parameter, in :meth:`named_parameters` order (what an optimizer takes)."""
         return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Buffer]]:
+        """``("bn.running_mean", array)`` pairs: every buffer held, in attribute order."""
+        return self._named("buffer", prefix)
+
+    def buffers(self) -> list[Buffer]:
+        return [b for _, b in self.named_buffers()]
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
-    # -- modes and gradients -----------------------------------------------------------
+    def _named(self, kind: str, prefix: str) -> Iterator[tuple[str, Any]]:
+        """Walk attributes in order: ``kind`` is "parameter", "buffer" or "state" (parameters
+        and persistent buffers); sub-modules are walked with ``name.`` prefixed."""
+        buffers = vars(self).get("_buffers", {})
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield from value._named(kind, prefix + name + ".")
+            elif value is None:
+                continue
+            elif name in buffers:
+                if kind == "buffer" or (kind == "state" and buffers[name]):
+                    yield prefix + name, value
+            elif isinstance(value, Parameter) and kind != "buffer":
+                yield prefix + name, value
+
+    # -- modes and gradients ---------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active); ``train(False)`` is :meth:`eval`."""
         for m in self.modules():
@@ -65,18 +153,25 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (``False``) or unfreeze every parameter; frozen ones stay parameters."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
 
-    # -- state -------------------------------------------------------------------------
+    # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, by name."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Copies of every parameter (frozen ones too) and every persistent buffer, by name."""
+        return {name: np.array(_array(v)) for name, v in self._named("state", "")}
 
     def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
-        """Copy arrays into the parameters in place; shapes must match, named on error."""
-        own = dict(self.named_parameters())
+        """Copy arrays into the parameters and persistent buffers in place; keys and shapes
+        must match (``strict=False`` skips missing and unexpected keys), named on error."""
+        own = {name: _array(v) for name, v in self._named("state", "")}
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
         if strict and (missing or unexpected):
@@ -85,19 +180,19 @@ class Module:
                 f"model?): missing {missing or 'none'}, unexpected {unexpected or 'none'}"
             )
         mismatched = [
-            f"{n}: model {own[n].shape}, given {np.shape(state[n])}"
-            for n in own
-            if n in state and np.shape(state[n]) != own[n].shape
+            f"{n}: model {a.shape}, given {np.shape(state[n])}"
+            for n, a in own.items()
+            if n in state and np.shape(state[n]) != a.shape
         ]
         if mismatched:
             raise ValueError(
                 "shape mismatch in state dict (from another model?): " + "; ".join(mismatched)
             )
-        for name, p in own.items():
+        for name, a in own.items():
             if name in state:
-                np.copyto(p.data, np.asarray(state[name]), casting="same_kind")
+                np.copyto(a, np.asarray(state[name]), casting="same_kind")
 
-    # -- display -----------------------------------------------------------------------
+    # -- display ---------------------------------------------------------------------------
     def extra_repr(self) -> str:
         return ""
 
@@ -107,3 +202,14 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in children]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _array(value: Buffer) -> np.ndarray:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _check_name(module: Module, name: str) -> None:
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"a parameter or buffer name is a string without '.', got {name!r}")
+    if isinstance(vars(module).get(name), Module):
+        raise KeyError(f"{type(module).__name__} already has a sub-module called {name!r}")
