@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from convprop import nn
 from convprop.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 
 
@@ -27,6 +28,26 @@ def test_round_trip_keeps_arrays_dtypes_and_metadata(tmp_path):
     assert back.config == {"model": "cnn"} and back.progress["epoch"] == 2
     assert back.extra["history"] == [{"epoch": 1}]
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left
+
+
+def test_a_frozen_parameter_and_buffers_survive_a_checkpoint_round_trip(tmp_path):
+    def model(seed):
+        net = nn.Sequential(nn.Conv2d(1, 2, 3, rng=seed), nn.Flatten(), nn.Linear(8, 3, rng=seed))
+        net[0].requires_grad_(False)  # a frozen feature extractor
+        net[2].register_buffer("running_mean", np.full(3, seed, dtype=np.float32))
+        net[2].register_buffer("seen", np.array(10 * seed, dtype=np.int64))
+        return net
+
+    trained = model(1)
+    ckpt = Checkpoint(model=trained.state_dict(), optimizer={}, config={"model": "custom"})
+    back = load_checkpoint(save_checkpoint(tmp_path / "model.npz", ckpt)).model
+    assert sorted(back) == ["0.bias", "0.weight", "2.bias", "2.running_mean", "2.seen", "2.weight"]
+    assert back["2.seen"].dtype == np.int64 and back["2.running_mean"].dtype == np.float32
+    fresh = model(0)
+    fresh.load_state_dict(back)
+    for name, value in trained.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[name], value, err_msg=name)
+    assert not fresh[0].weight.requires_grad and int(fresh[2].seen) == 10
 
 
 def test_truncated_edited_foreign_and_missing_files_are_named(tmp_path):

@@ -5,19 +5,24 @@ Both sides start from the same weights and see the same batches; they still drif
 because float32 rounding differs and SGD amplifies it, so one run of each differs by about a
 point either way. The test compares the mean over three seeds (three data sets, inits and
 batch orders), which is what "the same recipe gives the same accuracy" means.
+
+Before that, one step exactly: convprop's lenet5 (each pool written before its ReLU) against
+PyTorch's conv-relu-pool LeNet-5, the same values and gradients in float64.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from convprop.bench.twin import torch_accuracy, torch_twin
+import convprop as cp
 from convprop.config import TrainConfig
 from convprop.data import DataLoader, load_mnist, write_idx
 from convprop.models import build_model
 from convprop.train import evaluate, train
+
+torch = pytest.importorskip("torch")
+from convprop.bench.twin import torch_accuracy, torch_twin  # noqa: E402 (it imports torch)
 
 
 def write_mnist_like(folder, seed, n_train=4000, n_test=2000, noise=0.5):
@@ -42,6 +47,54 @@ def write_mnist_like(folder, seed, n_train=4000, n_test=2000, noise=0.5):
         images = np.clip(images + noise * rng.standard_normal(images.shape), 0, 1)
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", (images * 255).astype(np.uint8))
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels.astype(np.uint8))
+
+
+def _torch_lenet5(model) -> torch.nn.Sequential:
+    """PyTorch's LeNet-5, conv-relu-pool, with the weights of convprop's ``model`` (whose
+    builder writes each pool before its ReLU) and its kernels flipped (torch correlates)."""
+    conv1, conv2, fc1, fc2, fc3 = (m for m in model if isinstance(m, cp.nn.Conv2d | cp.nn.Linear))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120),
+        torch.nn.ReLU(),
+        torch.nn.Linear(120, 84),
+        torch.nn.ReLU(),
+        torch.nn.Linear(84, 10),
+    ).double()
+    ours = [conv1, conv2, fc1, fc2, fc3]
+    theirs = [m for m in net if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    with torch.no_grad():
+        for a, b in zip(ours, theirs, strict=True):
+            w = a.weight.data[:, :, ::-1, ::-1] if isinstance(a, cp.nn.Conv2d) else a.weight.data
+            b.weight.copy_(torch.tensor(w.copy()))
+            b.bias.copy_(torch.tensor(a.bias.data))
+    return net, list(zip(ours, theirs, strict=True))
+
+
+def test_lenet5_pool_first_equals_pytorchs_conv_relu_pool_lenet5():
+    model = build_model("lenet5", (1, 28, 28), 10, np.random.default_rng(0))
+    for p in model.parameters():
+        p.data = p.data.astype(np.float64)
+    net, pairs = _torch_lenet5(model)
+    x = np.random.default_rng(1).standard_normal((8, 1, 28, 28))
+    eps = np.random.default_rng(2).standard_normal((8, 10))
+    z, tz = cp.Tensor(x, requires_grad=True, dtype=np.float64), torch.tensor(x, requires_grad=True)
+    out, ref = model(z), net(tz)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    out.backward(eps)
+    ref.backward(torch.tensor(eps))
+    np.testing.assert_allclose(z.grad, tz.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for a, b in pairs:
+        gw = b.weight.grad.numpy()
+        gw = gw[:, :, ::-1, ::-1] if isinstance(a, cp.nn.Conv2d) else gw
+        np.testing.assert_allclose(a.weight.grad, gw, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.bias.grad, b.bias.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def _torch_run(split, seed, epochs=10):

@@ -1,10 +1,15 @@
-"""Layers against PyTorch; Module structure, modes and state dicts; initialisers; models."""
+"""Layers against PyTorch; Module structure, modes and state dicts; initialisers; models.
+
+Parameters (frozen ones too), buffers, containers and the order of Sequential are in
+test_nn_module.py.
+"""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
-import torch
 
 import convprop as cp
 from convprop import nn
@@ -15,6 +20,7 @@ RNG = np.random.default_rng(0)
 
 @pytest.mark.parametrize("kind", ["convolution", "correlation"])
 def test_conv2d_layer_matches_torch_conv2d(kind):
+    torch = pytest.importorskip("torch")
     layer = nn.Conv2d(3, 4, 3, stride=2, padding=1, kind=kind, rng=0, dtype=np.float64)
     layer.bias.data[:] = RNG.standard_normal(4)
     z = RNG.standard_normal((2, 3, 9, 8))
@@ -42,6 +48,7 @@ def test_conv2d_layer_matches_torch_conv2d(kind):
 
 
 def test_linear_layer_matches_torch_linear():
+    torch = pytest.importorskip("torch")
     layer = nn.Linear(5, 3, rng=1, dtype=np.float64)
     ref = torch.nn.Linear(5, 3).double()
     with torch.no_grad():
@@ -119,3 +126,22 @@ def test_cnn_works_on_8x8_and_rejects_smaller():
         build_model("resnet", (1, 8, 8), 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="expects input of shape"):
         nn.Linear(3, 2)(cp.Tensor(np.ones((2, 4))))
+
+
+@pytest.mark.parametrize("shape", [(2, 9), (3, 9, 8), (2, 3, 9, 8, 1), (2, 5, 9, 8)])
+def test_conv2d_names_an_input_that_is_not_n_c_in_h_w(shape):
+    layer = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ValueError, match=r"^Conv2d\(3, 4\) expects input of shape \(N, 3, H, W\)"):
+        layer(cp.Tensor(np.zeros(shape)))
+    with pytest.raises(ValueError, match=rf"got {re.escape(str(shape))}$"):
+        layer(cp.Tensor(np.zeros(shape)))
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d, nn.AvgPool2d])
+@pytest.mark.parametrize("shape", [(4, 4), (3, 4, 4), (1, 1, 3, 4, 4)])
+def test_pools_name_an_input_that_is_not_n_c_h_w(pool, shape):
+    name = pool.__name__
+    expected = rf"^{name}\(kernel_size=2, stride=2\) expects input of shape \(N, C, H, W\), got "
+    with pytest.raises(ValueError, match=expected + re.escape(str(shape)) + "$"):
+        pool(2)(cp.Tensor(np.zeros(shape)))
+    assert pool(2)(cp.Tensor(np.zeros((1, 3, 4, 4)))).shape == (1, 3, 2, 2)

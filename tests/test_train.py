@@ -11,7 +11,8 @@ import pytest
 from convprop.checkpoint import load_checkpoint
 from convprop.config import TrainConfig
 from convprop.data import make_synthetic
-from convprop.train import Diverged, Interrupted, train
+from convprop.models import build_model
+from convprop.train import Diverged, Interrupted, evaluate, train
 
 SPLIT = make_synthetic(num_classes=3, n_train=96, n_test=48, image_size=8, seed=0)
 
@@ -107,6 +108,22 @@ def test_mid_epoch_checkpoint_resumes_exactly(tmp_path, monkeypatch):
     )
     for name in full:
         np.testing.assert_array_equal(full[name], part[name])
+
+
+def test_evaluate_runs_in_eval_mode_and_restores_the_modes_it_found():
+    model = build_model("mlp", SPLIT.input_shape, 3, np.random.default_rng(0))
+    seen = []
+    real_forward = model.forward
+    model.forward = lambda z: seen.append(model.training) or real_forward(z)
+    images, labels = SPLIT.test.images, SPLIT.test.labels
+    model.eval()
+    evaluate(model, images, labels)
+    assert not any(m.training for m in model.modules())  # was: always left in training mode
+    model.train()
+    model[2].eval()  # a layer kept in eval mode inside a training model stays so
+    evaluate(model, images, labels, batch_size=16)
+    assert seen == [False] * 4
+    assert [m.training for m in model.modules()] == [True, True, True, False, True, True, True]
 
 
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):

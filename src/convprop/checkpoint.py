@@ -2,7 +2,8 @@
 
 Layout of the archive:
 
-- ``model/<name>``: each parameter array (``Module.state_dict()``);
+- ``model/<name>``: each array of ``Module.state_dict()`` (parameters, frozen ones too, and
+  persistent buffers, each in its own dtype);
 - ``optimizer/<key>``: each array of the optimizer's flat state;
 - ``__meta__``: UTF-8 JSON (as a uint8 array) with the format name and version, the run's
   configuration, progress (epoch, step), the optimizer's scalar state, the scheduler's
