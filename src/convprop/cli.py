@@ -186,7 +186,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from convprop.check.command import run
+    from convprop.grading.command import run
 
     return run(args)
 
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "experiment":
             _experiment_parsers(p)
         if name == "check":
-            from convprop.check.command import add_arguments
+            from convprop.grading.command import add_arguments
 
             add_arguments(p)
         if name == "bench":
