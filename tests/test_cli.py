@@ -271,3 +271,12 @@ def test_curves_say_which_loss_is_which(tmp_path, monkeypatch):
     legends = [[t.get_text() for t in f.axes[0].get_legend().get_texts()] for f in figures]
     assert legends[0] == ["train loss (label smoothing 0.1)", "test cross-entropy"]
     assert legends[1] == ["train cross-entropy", "test cross-entropy"]
+
+
+def test_pyproject_license_is_the_spdx_string_setuptools_accepts_without_warning():
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    data = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert data["project"]["license"] == "MIT"  # a table ({text = ...}) warns on every install
+    assert "setuptools>=77" in data["build-system"]["requires"]  # the first to take the string
