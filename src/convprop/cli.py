@@ -293,7 +293,7 @@ COMMANDS: dict[str, Command] = {
     "exam": Command(cmd_exam, "work the seed's exam questions on real arrays", _exam_arguments),
     "experiment": Command(
         cmd_experiment,
-        "the seed's claims as experiments: noise, batch-size, momentum",
+        "the seed's claims as experiments (listed by convprop experiment --help)",
         _experiment_arguments,
     ),
     "check": Command(
