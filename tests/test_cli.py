@@ -247,7 +247,7 @@ def test_the_choices_come_from_the_registries(capsys):
         assert "no-such-name" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parser.parse_args(["--help"])
-    printed = capsys.readouterr().out
+    printed = " ".join(capsys.readouterr().out.split())  # argparse wraps long help lines
     assert all(name in printed and command.help in printed for name, command in COMMANDS.items())
     for name in EXPERIMENTS:
         assert parser.parse_args(["experiment", name]).experiment == name
