@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from convprop.check.command import COLUMNS, add_arguments, run
 from convprop.cli import main
+from convprop.grading.command import COLUMNS, add_arguments, run
 from tests.submissions.gallery import BATCHED, GALLERY, VECTORISED
 
 SMALL = ["--input-shape", "10,10", "--kernel-shape", "3,3"]

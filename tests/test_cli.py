@@ -184,3 +184,99 @@ def test_demo_reaches_97_percent_on_digits(tmp_path, capsys):
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["test_accuracy"] >= 0.97, summary["test_accuracy"]
     assert "test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("key", "remedy"), [("dataset", "(pass --dataset)"), ("model", "")])
+def test_evaluate_names_the_key_missing_from_the_checkpoint(tmp_path, capsys, key, remedy):
+    import dataclasses
+
+    from convprop.checkpoint import load_checkpoint, save_checkpoint
+
+    out = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--epochs", "1", "--out", str(out)]) == 0
+    ckpt = load_checkpoint(out / "model.npz")
+    config = {k: v for k, v in ckpt.config.items() if k != key}
+    broken = save_checkpoint(tmp_path / "old.npz", dataclasses.replace(ckpt, config=config))
+    capsys.readouterr()
+    assert main(["evaluate", str(broken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err]
+    assert f"{broken}: the checkpoint's configuration lacks the key '{key}'" in err
+    assert remedy in err
+    if key == "dataset":  # and --dataset is the way round it
+        assert main(["evaluate", str(broken), "--dataset", "digits", "--out", str(out)]) == 0
+
+
+def test_train_writes_its_curves_and_a_diverging_run_prints_one_line(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--model", "mlp", "--epochs", "1", "--out", str(out)]) == 0
+    assert (out / "curves.png").stat().st_size > 0
+    result = subprocess.run(
+        [sys.executable, "-m", "convprop", "train", "--lr", "1e6", "--epochs", "1"]
+        + ["--out", str(tmp_path / "diverged")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
+    assert "training diverged" in result.stderr and "RuntimeWarning" not in result.stderr
+
+
+def test_the_choices_come_from_the_registries(capsys):
+    from convprop.cli import COMMANDS, build_parser
+    from convprop.config import OPTIMIZERS, SCHEDULES
+    from convprop.data import DATASETS
+    from convprop.experiments import EXPERIMENTS
+    from convprop.models import MODELS
+    from convprop.nn.init import INITIALISERS
+
+    parser = build_parser()
+    for flag, registry in (
+        ("--optimizer", OPTIMIZERS),
+        ("--schedule", SCHEDULES),
+        ("--dataset", DATASETS),
+        ("--model", MODELS),
+        ("--init", INITIALISERS),
+    ):
+        for name in registry:
+            args = parser.parse_args(["train", flag, name])
+            assert getattr(args, flag[2:]) == name
+        with pytest.raises(SystemExit):
+            parser.parse_args(["train", flag, "no-such-name"])
+        assert "no-such-name" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    printed = " ".join(capsys.readouterr().out.split())  # argparse wraps long help lines
+    assert all(name in printed and command.help in printed for name, command in COMMANDS.items())
+    for name in EXPERIMENTS:
+        assert parser.parse_args(["experiment", name]).experiment == name
+
+
+def test_curves_say_which_loss_is_which(tmp_path, monkeypatch):
+    from convprop import plots
+
+    plt = plots.pyplot()
+    if plt is None:
+        pytest.skip("matplotlib is not installed")
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    history = [
+        {"epoch": e, "train_loss": 1.0 / e, "test_loss": 1.2 / e}
+        | {"train_accuracy": 0.5, "test_accuracy": 0.5}
+        for e in (1, 2)
+    ]
+    plots.plot_curves(history, tmp_path / "a.png", label_smoothing=0.1)
+    plots.plot_curves(history, tmp_path / "b.png")
+    legends = [[t.get_text() for t in f.axes[0].get_legend().get_texts()] for f in figures]
+    assert legends[0] == ["train loss (label smoothing 0.1)", "test cross-entropy"]
+    assert legends[1] == ["train cross-entropy", "test cross-entropy"]
+
+
+def test_pyproject_license_is_the_spdx_string_setuptools_accepts_without_warning():
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    data = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert data["project"]["license"] == "MIT"  # a table ({text = ...}) warns on every install
+    assert "setuptools>=77" in data["build-system"]["requires"]  # the first to take the string

@@ -334,7 +334,7 @@ def test_digits_does_not_import_sklearn(digits):
 
 
 def test_load_dataset_dispatch(tmp_path, digits):
-    assert DATASETS == ("digits", "mnist", "fashion-mnist")
+    assert list(DATASETS) == ["digits", "mnist", "fashion-mnist"]  # a name-to-loader dict
     np.testing.assert_array_equal(load_dataset("digits").train.labels, digits.train.labels)
     assert load_dataset("digits", standardize=False).std == 1.0
     with pytest.raises(ValueError, match="digits, mnist, fashion-mnist"):

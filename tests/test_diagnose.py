@@ -1,4 +1,4 @@
-"""convprop.check.diagnose_conv and check_file: name the slip, pass the right answers.
+"""convprop.grading.diagnose_conv and check_file: name the slip, pass the right answers.
 
 The gallery (tests/submissions/gallery.py) is written into tmp_path as one file per
 submission and checked in a child process, as `convprop check` does; the catalogue's other
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from convprop import conv
-from convprop.check import CODES, Finding, Report, Submission, check_file, diagnose_conv
 from convprop.experiments import exam
+from convprop.grading import CODES, Finding, Report, Submission, check_file, diagnose_conv
 from tests.submissions.gallery import GALLERY, SMALL, seed_source
 
 

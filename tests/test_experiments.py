@@ -289,3 +289,12 @@ def test_batch_size_command_reports_each_batch_size(tmp_path):
     assert all(r["target_accuracy"] == 0.95 and "seconds_to_target" in r for r in rows)
     assert {p.name for p in out.iterdir()} >= {"batch_size.csv", "curves.csv", "batch_size.png"}
     assert main([*args[:-2], "--batch-sizes", "9999", "--out", str(tmp_path / "c")]) == 2
+
+
+def test_batch_size_command_says_when_no_batch_size_reached_the_target(tmp_path, capsys):
+    args = ["experiment", "batch-size", "--batch-sizes", "512", "--epochs", "1"]
+    args += ["--model", "mlp", "--target", "1", "--out", str(tmp_path / "b")]
+    assert main(args) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "no batch size reached 100% test accuracy" in last and "None" not in last
+    assert _summary(tmp_path / "b")["soonest_to_target_batch_size"] is None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -160,3 +163,35 @@ def test_errors_name_the_problem():
         x.sum(axis=3)
     with pytest.raises(IndexError, match="shape"):
         x[5]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "from convprop.tensor import Tensor",
+        "from convprop.nn import Linear; from convprop import Tensor",
+        "from convprop.check import gradcheck; from convprop.tensor import Tensor",
+    ],
+)
+def test_tensor_operators_work_whatever_is_imported_first(first):
+    code = (
+        f"{first}\n"
+        "t = Tensor([1.0, 2.0], requires_grad=True)\n"
+        "y = ((2 - t) * t / 2 + t ** 2 - (-t)).sum() + (t @ t) + t[0] + t.T.reshape(2, 1).sum()\n"
+        "y.backward()\n"
+        "assert t.grad.tolist() == [7.0, 9.0], t.grad  # 3 + 3 t, and 1 from t[0]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_core_loads_no_application_and_no_torch():
+    code = (
+        "import sys\n"
+        "import convprop, convprop.nn, convprop.optim, convprop.data, convprop.train\n"
+        "import convprop.check, convprop.checkpoint, convprop.report, convprop.distributed\n"
+        "apps = ('convprop.cli', 'convprop.experiments', 'convprop.grading', 'convprop.bench',\n"
+        "        'convprop.plots', 'convprop.evaluate', 'torch', 'matplotlib')\n"
+        "loaded = [m for m in sys.modules if m.startswith(apps)]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from convprop.train import Diverged, Interrupted, evaluate, train
 SPLIT = make_synthetic(num_classes=3, n_train=96, n_test=48, image_size=8, seed=0)
 
 
-def _run(tmp_path, name, resume=None, **kw):
+def _run(tmp_path, name, resume=None, handle_signals=False, **kw):
     config = TrainConfig(
         dataset="synthetic",
         model=kw.pop("model", "cnn"),
@@ -25,7 +26,13 @@ def _run(tmp_path, name, resume=None, **kw):
         **kw,
     )
     return train(
-        config, tmp_path / name, resume=resume, split=SPLIT, progress=False, log=lambda *a: None
+        config,
+        tmp_path / name,
+        resume=resume,
+        split=SPLIT,
+        progress=False,
+        log=lambda *a: None,
+        handle_signals=handle_signals,
     )
 
 
@@ -38,7 +45,8 @@ def test_training_learns_and_writes_its_files(tmp_path):
     assert summary["test_accuracy"] > 0.9
     assert summary["epochs"] == 4 and summary["train_seconds"] > 0
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"metrics.csv", "summary.json", "model.npz", "curves.png"} <= files
+    assert {"metrics.csv", "summary.json", "model.npz"} <= files
+    assert "curves.png" not in files  # figures are the command line's (convprop train)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,train_loss,train_accuracy,test_loss,test_accuracy")
     assert len(rows) == 5
@@ -53,6 +61,7 @@ def test_sigint_checkpoints_and_resume_matches_an_uninterrupted_run(
     kw = dict(
         lr=0.05 if optimizer == "sgd" else 0.01, optimizer=optimizer, schedule="cosine", epochs=3
     )
+    kw["handle_signals"] = True  # as convprop train asks
     _run(tmp_path, "full", **kw)
     real_step, calls = module.train_step, {"n": 0}
 
@@ -134,6 +143,53 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_
     after = _weights(tmp_path / "run" / "model.npz")
     for name in good:
         assert np.all(np.isfinite(after[name]))
+
+
+def test_divergence_drops_the_diverging_steps_numpy_warnings(tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(Diverged):
+            _run(tmp_path, "run", epochs=1, lr=1e6, model="mlp", momentum=0.0)
+    assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []
+
+
+def test_warnings_of_steps_that_do_not_diverge_are_still_shown(tmp_path, monkeypatch):
+    import convprop.train as module
+
+    real_step = module.train_step
+
+    def warning_step(*args, **kwargs):
+        warnings.warn("a warning of the step", RuntimeWarning, stacklevel=1)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(module, "train_step", warning_step)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _run(tmp_path, "run", epochs=1)
+    assert sum("a warning of the step" in str(w.message) for w in caught) == 6  # 6 steps
+
+
+def test_fit_leaves_signal_handlers_and_the_allocator_alone_unless_asked(tmp_path, monkeypatch):
+    import convprop.train as module
+
+    tuned, seen = [], []
+    monkeypatch.setattr(module, "retain_freed_memory", lambda: tuned.append(True))
+    real_step = module.train_step
+
+    def recording_step(*args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGINT))
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(module, "train_step", recording_step)
+    before = signal.getsignal(signal.SIGINT)
+    _run(tmp_path, "plain", epochs=1)
+    assert tuned == [] and set(seen) == {before}
+    seen.clear()
+    config = TrainConfig(dataset="synthetic", batch_size=16, epochs=1)
+    run = module.prepare(config, tmp_path / "asked", split=SPLIT)
+    module.fit(run, progress=False, log=lambda *a: None, handle_signals=True, retain_memory=True)
+    assert tuned == [True] and before not in seen
+    assert signal.getsignal(signal.SIGINT) == before  # restored
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import convprop
 from convprop.checkpoint import CheckpointError, load_checkpoint
@@ -22,6 +22,8 @@ from convprop.config import OPTIMIZERS, SCHEDULES, TrainConfig, resume_config
 from convprop.data import DATASETS, DatasetNotFoundError, IdxError, load_dataset
 from convprop.interrupt import Interrupted
 from convprop.models import MODELS
+from convprop.nn.init import INITIALISERS
+from convprop.optim.sgd import FORMS
 from convprop.report import OutputExists, check_out_dir
 
 BAD_INPUT = (
@@ -40,8 +42,10 @@ class BadInput(Exception):
     """Raised by a command for input it rejects before starting work (exit code 2)."""
 
 
-class _validating:
-    """``with _validating():`` turns the errors of bad input into :class:`BadInput`."""
+class validating:  # noqa: N801 (used as a statement: ``with validating():``)
+    """``with validating():`` turns the errors of bad input into :class:`BadInput` (exit 2).
+
+    The experiments use it too, for the input they check before starting work."""
 
     def __enter__(self) -> None:
         return None
@@ -54,7 +58,7 @@ class _validating:
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    p.add_argument("--dataset", choices=DATASETS, help=f"data set (default {d['dataset']})")
+    p.add_argument("--dataset", choices=list(DATASETS), help=f"data set ({d['dataset']})")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist, fashion-mnist)")
     p.add_argument("--model", choices=sorted(MODELS), help=f"model (default {d['model']})")
     p.add_argument("--epochs", type=int, help=f"passes over the training set ({d['epochs']})")
@@ -64,16 +68,20 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
     p.add_argument(
         "--momentum-form",
-        choices=("pytorch", "classical"),
-        help="SGD convention (default pytorch)",
+        choices=FORMS,
+        help=f"SGD convention ({d['momentum_form']})",
     )
     p.add_argument("--weight-decay", type=float, help=f"L2 penalty ({d['weight_decay']})")
-    p.add_argument("--label-smoothing", type=float, help="target smoothing in [0, 1) (0)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"optimizer ({d['optimizer']})")
-    p.add_argument("--schedule", choices=SCHEDULES, help="per-epoch lr schedule (none)")
-    p.add_argument("--step-size", type=int, help="epochs between drops, schedule=step (5)")
-    p.add_argument("--gamma", type=float, help="lr factor per drop, schedule=step (0.1)")
-    p.add_argument("--init", choices=("torch", "he", "xavier"), help="initialiser (torch)")
+    p.add_argument(
+        "--label-smoothing",
+        type=float,
+        help=f"target smoothing in [0, 1) ({d['label_smoothing']})",
+    )
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"({d['optimizer']})")
+    p.add_argument("--schedule", choices=list(SCHEDULES), help=f"per epoch ({d['schedule']})")
+    p.add_argument("--step-size", type=int, help=f"epochs per drop, step ({d['step_size']})")
+    p.add_argument("--gamma", type=float, help=f"lr factor per drop, step ({d['gamma']})")
+    p.add_argument("--init", choices=list(INITIALISERS), help=f"initialiser ({d['init']})")
     p.add_argument("--seed", type=int, help=f"weights and batch order ({d['seed']})")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
 
@@ -101,7 +109,7 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
         if comm.rank == 0:
             print(f"distributed over {comm.size} processes ({ranks}); {note}", flush=True)
     given = {**(defaults or {}), **_given(args)}
-    with _validating():
+    with validating():
         if args.resume:
             config = resume_config(load_checkpoint(args.resume).config, given)
             out = Path(args.out) if args.out else Path(args.resume).parent
@@ -117,8 +125,8 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             f"resuming {config.model} on {config.dataset} at epoch {run.epoch + 1}, step "
             f"{run.step}, from {args.resume}"
         )
-    try:
-        summary = fit(run)
+    try:  # the command line's process is ours: signals stop cleanly, freed memory is kept
+        summary = fit(run, handle_signals=True, retain_memory=True)
     except Interrupted as stop:
         if comm.rank == 0:
             print(
@@ -128,11 +136,19 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             )
         return 130
     if comm.rank == 0:
+        from convprop.plots import plot_curves
+
+        curves = plot_curves(
+            run.history,
+            out / "curves.png",
+            title=f"{config.model} on {config.dataset}",
+            label_smoothing=config.label_smoothing,
+        )
         print(
             f"test accuracy {100 * summary['test_accuracy']:.2f}% after {summary['epochs']} "
             f"epochs ({summary['train_seconds']:.1f} s, "
             f"{summary['examples_per_second']:,.0f} img/s); results in {out}/ "
-            f"(metrics.csv, summary.json, model.npz, curves.png)"
+            f"(metrics.csv, summary.json, model.npz{', curves.png' if curves else ''})"
         )
     return 0
 
@@ -163,8 +179,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from convprop.evaluate import model_from_checkpoint, report
 
-    with _validating():
+    with validating():
         ckpt = load_checkpoint(args.checkpoint)
+        for key, remedy in (("model", ""), ("dataset", " (pass --dataset)")):
+            if key not in ckpt.config and not (key == "dataset" and args.dataset):
+                raise ValueError(
+                    f"{args.checkpoint}: the checkpoint's configuration lacks the key "
+                    f"{key!r}{remedy}"
+                )
         split = load_dataset(
             args.dataset or ckpt.config["dataset"], args.data_dir or ckpt.config.get("data_dir")
         )
@@ -186,30 +208,102 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from convprop.check.command import run
+    from convprop.grading.command import run
 
     return run(args)
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    import importlib
+    from convprop.experiments import EXPERIMENTS
+    from convprop.memory import retain_freed_memory
 
+    retain_freed_memory()  # the experiments' training steps reuse freed memory, as train's
+    return EXPERIMENTS[args.experiment].run(args)
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    _train_flags(p)
+    p.add_argument("--out", help="folder for the results (runs/train)")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from model.npz")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel SGD over MPI: mpiexec -n P convprop train --distributed ...",
+    )
+
+
+def _demo_arguments(p: argparse.ArgumentParser) -> None:
+    _train_flags(p)
+    p.add_argument("--out", help="folder for the results (runs/demo)")
+
+
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="a model.npz written by convprop train")
+    p.add_argument("--dataset", choices=list(DATASETS), help="default: the run's data set")
+    p.add_argument("--data-dir", help="folder with the IDX files")
+    p.add_argument("--out", help="folder for confusion.png (default: beside it)")
+
+
+def _exam_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--seed", type=int, default=0, help="seed of the arrays (0)")
+
+
+def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
     from convprop.experiments import EXPERIMENTS
 
-    return importlib.import_module(EXPERIMENTS[args.experiment]).run(args)
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    for name, module in EXPERIMENTS.items():
+        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+        module.add_arguments(p)
 
 
-COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
-    "train": (cmd_train, "train a classifier by mini-batch SGD on the cross-entropy"),
-    "demo": (cmd_demo, "the main job: train the cnn on the bundled digits"),
-    "evaluate": (cmd_evaluate, "accuracy and confusion matrix of a checkpoint"),
-    "exam": (cmd_exam, "work the seed's exam questions on real arrays"),
-    "experiment": (
-        cmd_experiment,
-        "the seed's claims as experiments: noise, batch-size, momentum",
+def _check_arguments(p: argparse.ArgumentParser) -> None:
+    from convprop.grading.command import add_arguments
+
+    add_arguments(p)
+
+
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
+    from convprop.bench.suite import add_arguments
+
+    add_arguments(p)
+
+
+class Command(NamedTuple):
+    """A sub-command: what it runs, its one-line help, and the arguments it takes."""
+
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+
+
+COMMANDS: dict[str, Command] = {
+    "train": Command(
+        cmd_train, "train a classifier by mini-batch SGD on the cross-entropy", _train_arguments
     ),
-    "check": (cmd_check, "diagnose your own F and G for a convolution layer"),
-    "bench": (cmd_bench, "time convprop against PyTorch CPU in the same run (needs torch)"),
+    "demo": Command(
+        cmd_demo, "the main job: train the cnn on the bundled digits", _demo_arguments
+    ),
+    "evaluate": Command(
+        cmd_evaluate, "accuracy and confusion matrix of a checkpoint", _evaluate_arguments
+    ),
+    "exam": Command(cmd_exam, "work the seed's exam questions on real arrays", _exam_arguments),
+    "experiment": Command(
+        cmd_experiment,
+        "the seed's claims as experiments (listed by convprop experiment --help)",
+        _experiment_arguments,
+    ),
+    "check": Command(
+        cmd_check, "diagnose your own F and G for a convolution layer", _check_arguments
+    ),
+    "bench": Command(
+        cmd_bench,
+        "time convprop against PyTorch CPU in the same run (needs torch)",
+        _bench_arguments,
+    ),
 }
 
 
@@ -221,63 +315,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``convprop`` parser: one sub-parser per entry of :data:`COMMANDS`."""
     parser = _Parser(prog="convprop", description="Deep learning from first principles on NumPy.")
     parser.add_argument("--version", action="version", version=f"convprop {convprop.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (_, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.help)
         p.add_argument(
             "--debug",
             action="store_true",
             default=argparse.SUPPRESS,
             help="show tracebacks on errors",
         )
-        if name in ("train", "demo"):
-            _train_flags(p)
-            p.add_argument("--out", help="folder for the results (train: runs/train)")
-        if name == "train":
-            p.add_argument("--resume", metavar="CHECKPOINT", help="continue from model.npz")
-            p.add_argument(
-                "--overwrite", action="store_true", help="replace the results already in --out"
-            )
-            p.add_argument(
-                "--distributed",
-                action="store_true",
-                help="data-parallel SGD over MPI: mpiexec -n P convprop train --distributed ...",
-            )
-        if name == "evaluate":
-            p.add_argument("checkpoint", help="a model.npz written by convprop train")
-            p.add_argument("--dataset", choices=DATASETS, help="default: the run's data set")
-            p.add_argument("--data-dir", help="folder with the IDX files")
-            p.add_argument("--out", help="folder for confusion.png (default: beside it)")
-        if name == "experiment":
-            _experiment_parsers(p)
-        if name == "check":
-            from convprop.check.command import add_arguments
-
-            add_arguments(p)
-        if name == "bench":
-            from convprop.bench.suite import add_arguments as bench_arguments
-
-            bench_arguments(p)
-        if name == "exam":
-            p.add_argument("--json", action="store_true", help="print a JSON list")
-            p.add_argument("--seed", type=int, default=0, help="seed of the arrays (0)")
+        command.add_arguments(p)
     return parser
-
-
-def _experiment_parsers(parser: argparse.ArgumentParser) -> None:
-    import importlib
-
-    from convprop.experiments import EXPERIMENTS
-
-    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
-    for name, module_name in EXPERIMENTS.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
-        module.add_arguments(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -286,9 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handler = COMMANDS[args.command][0]
     try:
-        return handler(args)
+        return COMMANDS[args.command].run(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

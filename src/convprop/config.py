@@ -1,10 +1,17 @@
-"""A training run's configuration: one dataclass, one field per command-line flag."""
+"""A training run's configuration: one dataclass, one field per command-line flag.
+
+The names a field accepts come from name-to-builder dicts, one per kind, which the command
+line's choices are read from: models (:data:`convprop.models.MODELS`), initialisers
+(:data:`convprop.nn.init.INITIALISERS`), data sets (:data:`convprop.data.DATASETS`), and here
+:data:`OPTIMIZERS` and :data:`SCHEDULES`. A new optimizer is one builder and one dict entry.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +19,6 @@ from convprop import optim
 from convprop.models import MODELS
 from convprop.nn.init import INITIALISERS
 from convprop.tensor import Tensor
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("none", "step", "cosine")
 
 
 @dataclass
@@ -76,26 +80,59 @@ class TrainConfig:
             raise ValueError("--checkpoint-every must be >= 0")
 
 
+def _sgd(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
+    return optim.SGD(
+        params,
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+        form=config.momentum_form,
+    )
+
+
+def _adam(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
+    return optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _adamw(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
+    return optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+OPTIMIZERS: dict[str, Callable[[TrainConfig, list[Tensor]], optim.Optimizer]] = {
+    "sgd": _sgd,  # momentum, nesterov, weight decay, momentum form
+    "adam": _adam,  # weight decay as an L2 term in the gradient
+    "adamw": _adamw,  # decoupled weight decay
+}
+
+
+def _constant(config: TrainConfig, optimizer: optim.Optimizer) -> None:
+    return None
+
+
+def _step(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRScheduler:
+    return optim.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
+
+
+def _cosine(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRScheduler:
+    return optim.CosineAnnealingLR(optimizer, T_max=config.epochs)
+
+
+SCHEDULES: dict[str, Callable[[TrainConfig, optim.Optimizer], optim.LRScheduler | None]] = {
+    "none": _constant,  # the same lr throughout
+    "step": _step,  # lr times gamma every step_size epochs
+    "cosine": _cosine,  # half a cosine from lr down to 0 over the epochs
+}
+
+
 def make_optimizer(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
-    if config.optimizer == "sgd":
-        return optim.SGD(
-            params,
-            lr=config.lr,
-            momentum=config.momentum,
-            nesterov=config.nesterov,
-            weight_decay=config.weight_decay,
-            form=config.momentum_form,
-        )
-    cls = optim.Adam if config.optimizer == "adam" else optim.AdamW
-    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+    """The optimizer ``config.optimizer`` names, over ``params``."""
+    return OPTIMIZERS[config.optimizer](config, params)
 
 
 def make_schedule(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRScheduler | None:
-    if config.schedule == "step":
-        return optim.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
-    if config.schedule == "cosine":
-        return optim.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    return None
+    """The per-epoch lr schedule ``config.schedule`` names (None for ``"none"``)."""
+    return SCHEDULES[config.schedule](config, optimizer)
 
 
 def resume_config(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:

@@ -145,7 +145,10 @@ def _alive(pid: int) -> bool:
 
 
 def limit_blas_threads(threads: int = 1) -> str:
-    """Set BLAS to ``threads`` per process (P ranks on P cores must not oversubscribe)."""
+    """Set BLAS to ``threads`` per process (P ranks on P cores must not oversubscribe).
+
+    Process-wide, so only the command line calls it (``convprop train --distributed`` when
+    ``OPENBLAS_NUM_THREADS`` is unset); no library function does."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

@@ -1,4 +1,8 @@
-"""``convprop evaluate``: a checkpoint's accuracy and confusion matrix on a data set."""
+"""``convprop evaluate``: a checkpoint's accuracy and confusion matrix on a data set.
+
+An application of the command line (it draws confusion.png with :mod:`convprop.plots`); the
+library's own evaluation is :func:`convprop.train.evaluate`.
+"""
 
 from __future__ import annotations
 

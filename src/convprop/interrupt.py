@@ -8,14 +8,19 @@ from typing import Any
 
 
 class StopFlag:
-    """While active, SIGINT and SIGTERM only set ``self.signal``; the loop checks it."""
+    """While active, SIGINT and SIGTERM only set ``self.signal``; the loop checks it.
 
-    def __init__(self) -> None:
+    ``enabled=False`` installs no handler (``signal`` then stays None): a library function
+    changes signal handling only when its caller asks (``fit(handle_signals=True)``).
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
         self.signal: int | None = None
+        self.enabled = enabled
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM) if self.enabled else ():
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals alone

@@ -10,10 +10,11 @@ own caching allocator; NumPy has none, so :func:`retain_freed_memory` asks glibc
 what it frees (``mallopt``: arrays below 64 MiB from the heap, the heap trimmed only when
 256 MiB lie free at its top). Peak memory does not grow; memory is kept at its peak.
 
-The two training loops call it, :func:`convprop.train.fit` (``convprop train`` and ``demo``)
-and the experiments' (``convprop experiment``), and so does the convprop side of ``convprop
-bench``; a script of your own that calls ``train_step`` can call it once at the start. Elsewhere
-than glibc (macOS, musl, Windows) it does nothing and says so.
+It changes the allocator of the whole process, so no library function calls it on its own:
+the command line's entry points do (``convprop train``, ``demo`` and ``experiment``, and the
+convprop side of ``convprop bench``). In a script or notebook of your own, call it once at the
+start, or pass ``retain_memory=True`` to :func:`convprop.train.fit`. Elsewhere than glibc
+(macOS, musl, Windows) it does nothing and says so.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Figures (matplotlib, the ``plot`` extra). Without matplotlib they are skipped, not fatal."""
+"""Figures (matplotlib, the ``plot`` extra). Without matplotlib they are skipped, not fatal.
+
+An application module: the command line (``convprop train``, ``demo``, ``evaluate``) and the
+experiments draw with it; the library core never imports it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 import numpy as np
 
 
-def _pyplot() -> Any | None:
+def pyplot() -> Any | None:
+    """matplotlib's pyplot on the Agg backend, or None without the ``plot`` extra."""
     try:
         import matplotlib
     except ImportError:
@@ -19,16 +24,25 @@ def _pyplot() -> Any | None:
     return plt
 
 
-def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> Path | None:
-    """Loss and accuracy per epoch, train and test, side by side."""
-    plt = _pyplot()
+def plot_curves(
+    history: list[dict[str, Any]], path: Path, title: str = "", label_smoothing: float = 0.0
+) -> Path | None:
+    """Loss and accuracy per epoch, train and test, side by side.
+
+    The train loss is the one minimised, averaged over the epoch's batches: with label
+    smoothing ``a > 0`` that is the cross-entropy against the smoothed targets, and its legend
+    says so; the test loss is the plain cross-entropy after the epoch.
+    """
+    plt = pyplot()
     if plt is None:
         return None
     epochs = [r["epoch"] for r in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
-    left.plot(epochs, [r["test_loss"] for r in history], "s-", label="test")
-    left.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
+    smoothed = f"train loss (label smoothing {label_smoothing:g})"
+    train_label = smoothed if label_smoothing else "train cross-entropy"
+    left.plot(epochs, [r["train_loss"] for r in history], "o-", label=train_label)
+    left.plot(epochs, [r["test_loss"] for r in history], "s-", label="test cross-entropy")
+    left.set(xlabel="epoch", ylabel="loss", yscale="log", title="loss")
     right.plot(epochs, [100 * r["train_accuracy"] for r in history], "o-", label="train")
     right.plot(epochs, [100 * r["test_accuracy"] for r in history], "s-", label="test")
     right.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
@@ -46,7 +60,7 @@ def plot_confusion(
     matrix: np.ndarray, path: Path, class_names: list[str] | None = None, title: str = ""
 ) -> Path | None:
     """A confusion matrix: rows are true classes, columns predicted ones."""
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         return None
     n = len(matrix)

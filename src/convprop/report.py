@@ -1,4 +1,8 @@
-"""What a run writes and prints: the progress bar, metrics.csv, summary.json, curves.png."""
+"""What a run writes and prints: the progress bar, metrics.csv, summary.json.
+
+Part of the core (``fit()`` uses it), so no figures here: ``convprop train`` draws curves.png
+with :mod:`convprop.plots` after ``fit()`` returns.
+"""
 
 from __future__ import annotations
 
@@ -117,10 +121,3 @@ class RunWriter:
         }
         write_atomic(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
         return summary
-
-    def write_curves(self, history: list[dict[str, Any]]) -> Path | None:
-        from convprop.plots import plot_curves
-
-        return plot_curves(
-            history, self.out / "curves.png", title=f"{self.config.model} on {self.config.dataset}"
-        )

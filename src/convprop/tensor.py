@@ -12,6 +12,10 @@ error ``eps`` and sums the gradients that reach the same tensor::
 
 Float32 is the default dtype. Python numbers, lists and integer arrays become float32;
 float64 is kept only when asked for (``dtype=np.float64``), which is what gradient checks do.
+
+This module imports no op: a Tensor's operators (``a + b``, ``a @ b``, ``t[i]``) and methods
+(``t.sum()``, ``t.relu()``, ...) are bound to the primitives by :mod:`convprop.ops.methods`, which
+``import convprop`` loads, so they are there whatever a user imports first.
 """
 
 from __future__ import annotations
@@ -85,6 +89,11 @@ class Tensor:
         data: array-like; converted to float32 unless ``dtype`` says otherwise.
         requires_grad: accumulate d(output)/d(self) into ``.grad`` on ``backward()``.
         dtype: ``np.float32`` (default) or ``np.float64``.
+
+    Operators and PyTorch-style methods (``+ - * / ** @``, indexing, ``sum``, ``mean``,
+    ``max``, ``reshape``, ``transpose``, ``T``, ``flip``, ``exp``, ``log``, ``sqrt``, ``relu``,
+    ``tanh``, ``sigmoid``) call the primitives of :mod:`convprop.ops`; the table that binds
+    them is :data:`convprop.ops.methods.METHODS`.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
@@ -197,90 +206,6 @@ class Tensor:
             if not retain_graph:
                 node.ctx = _FREED
 
-    # -- operators map to primitives (convprop.ops) --------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return ops.add(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return ops.add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return ops.sub(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return ops.sub(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return ops.mul(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return ops.mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.div(other, self)
-
-    def __neg__(self) -> Tensor:
-        return ops.neg(self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return ops.pow(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return ops.pow(other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.matmul(other, self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index)
-
-    # -- methods, PyTorch-style ------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        return ops.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
-        return ops.transpose(self)
-
-    def flip(self, axis: Any = None) -> Tensor:
-        return ops.flip(self, axis)
-
-    def exp(self) -> Tensor:
-        return ops.exp(self)
-
-    def log(self) -> Tensor:
-        return ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
-
-    def relu(self) -> Tensor:
-        return ops.relu(self)
-
-    def tanh(self) -> Tensor:
-        return ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
-
 
 def tensor(data: Any, *, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Make a Tensor (float32 unless ``dtype`` says otherwise), as ``torch.tensor``."""
@@ -318,6 +243,3 @@ def _topological_order(root: Tensor) -> list[Tensor]:
             stack.extend((inp, False) for inp in t._node.inputs if inp.requires_grad)
     order.reverse()
     return order
-
-
-from convprop import ops  # noqa: E402  (ops build on Tensor; Tensor's operators call ops)

@@ -14,6 +14,7 @@ start and the end of the run; each row's GFLOP/s is also given as a fraction of 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -130,10 +131,8 @@ def run_suite(
     groups: tuple[str, ...] = GROUPS,
 ) -> dict[str, Any]:
     """Run every row of ``groups``; print the table; write ``bench.json``."""
-    try:
-        import torch  # noqa: F401  (only to fail early, with a clear message)
-    except ImportError:
-        raise SystemExit("convprop bench needs PyTorch: pip install 'convprop[bench]'") from None
+    if importlib.util.find_spec("torch") is None:  # fail early; only the workers import it
+        raise SystemExit("convprop bench needs PyTorch: pip install 'convprop[bench]'")
     from convprop.bench import rows
 
     threads = int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count() or 1))

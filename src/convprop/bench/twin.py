@@ -1,4 +1,7 @@
-"""PyTorch twins of convprop models with the same weights, for benchmarks and tests."""
+"""PyTorch twins of convprop models with the same weights, for benchmarks and tests.
+
+It imports torch: only the torch side of a benchmark worker (and tests) imports this module.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 ``dataset``    ``ArrayDataset`` (aligned arrays), ``Split`` (train, test and metadata)
 ``digits``     ``load_digits``: scikit-learn's 1,797 8x8 digits, read without importing it
 ``mnist``      ``load_mnist``, ``load_fashion_mnist`` from the four IDX files
-``registry``   ``load_dataset(name)`` over ``DATASETS``
+``registry``   ``load_dataset(name)`` over ``DATASETS``, a name-to-loader dict
 ``synthetic``  ``make_synthetic``: a tiny learnable dataset for tests
 ``loader``     ``DataLoader``: one epoch per iteration, order a pure function of (seed, epoch)
 """

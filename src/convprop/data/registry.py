@@ -1,8 +1,9 @@
-"""Load a dataset by name: ``load_dataset("digits")``."""
+"""Load a dataset by name, ``load_dataset("digits")``, over the name-to-loader dict DATASETS."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .dataset import DatasetNotFoundError, Split
@@ -11,13 +12,38 @@ from .mnist import MNIST_FILES, load_fashion_mnist, load_mnist
 
 __all__ = ["DATASETS", "load_dataset"]
 
-DATASETS = ("digits", "mnist", "fashion-mnist")  # the names load_dataset accepts
+Loader = Callable[..., Split]  # (data_dir, **kwargs) -> Split
+
+
+def _digits(data_dir: str | os.PathLike[str] | None, **kwargs: Any) -> Split:
+    if data_dir is not None:
+        raise ValueError(
+            "the digits dataset is read from scikit-learn's installed files; "
+            f"it takes no data_dir (got {data_dir!r})"
+        )
+    return load_digits(**kwargs)
+
+
+def _mnist(data_dir: str | os.PathLike[str] | None, **kwargs: Any) -> Split:
+    if data_dir is None:
+        raise DatasetNotFoundError(
+            f"mnist has no default location: pass data_dir, a folder holding "
+            f"{', '.join(MNIST_FILES)} (each raw or .gz), directly or in MNIST/raw/"
+        )
+    return load_mnist(data_dir, **kwargs)
+
+
+DATASETS: dict[str, Loader] = {
+    "digits": _digits,  # scikit-learn's 1,797 8x8 digits (bundled; no data_dir)
+    "mnist": _mnist,  # the four IDX files in data_dir (no default location)
+    "fashion-mnist": load_fashion_mnist,  # data_dir defaults to Debian's dataset-fashion-mnist
+}
 
 
 def load_dataset(
     name: str, data_dir: str | os.PathLike[str] | None = None, **kwargs: Any
 ) -> Split:
-    """Load the dataset ``name`` (one of ``DATASETS``) as a ``Split``.
+    """Load the dataset ``name`` (a key of ``DATASETS``) as a ``Split``.
 
     Args:
         name: ``"digits"`` (bundled with scikit-learn; takes no ``data_dir``), ``"mnist"``
@@ -30,20 +56,6 @@ def load_dataset(
         DatasetNotFoundError: the data is not there (for ``"mnist"``, also when no
             ``data_dir`` is given, since MNIST has no default location).
     """
-    if name == "digits":
-        if data_dir is not None:
-            raise ValueError(
-                "the digits dataset is read from scikit-learn's installed files; "
-                f"it takes no data_dir (got {data_dir!r})"
-            )
-        return load_digits(**kwargs)
-    if name == "mnist":
-        if data_dir is None:
-            raise DatasetNotFoundError(
-                f"mnist has no default location: pass data_dir, a folder holding "
-                f"{', '.join(MNIST_FILES)} (each raw or .gz), directly or in MNIST/raw/"
-            )
-        return load_mnist(data_dir, **kwargs)
-    if name == "fashion-mnist":
-        return load_fashion_mnist(data_dir, **kwargs)
-    raise ValueError(f"unknown dataset {name!r}; the datasets are: {', '.join(DATASETS)}")
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; the datasets are: {', '.join(DATASETS)}")
+    return DATASETS[name](data_dir, **kwargs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 from convprop.data import DATASETS
@@ -98,13 +99,30 @@ def run(args: argparse.Namespace) -> int:
     common.write_csv(out / "curves.csv", curves)
     common.write_json(out / "summary.json", summary)
     figure = figures.plot_batch_size(args, split.name, table, curves, out / "batch_size.png")
-    common.log(
-        f"best test accuracy at K_b {summary['best_test_accuracy_batch_size']}, most examples/s "
-        f"at K_b {summary['fastest_batch_size']}, {100 * args.target:g}% soonest (wall time) at "
-        f"K_b {summary['soonest_to_target_batch_size']}; {summary['seconds']:.1f} s; results "
-        f"in {out}/" + ("" if figure else " (no figure: matplotlib missing)")
-    )
+    common.log(closing_line(summary, args.target, out, figure is not None))
     return 0
+
+
+def closing_line(summary: dict[str, Any], target: float, out: Path, figure: bool) -> str:
+    """The last line: which batch size did best, ran fastest and reached ``target`` soonest
+    (or that none did, when every run stayed below it or diverged)."""
+
+    def at(key: str, what: str) -> str:
+        k_b = summary[key]
+        return f"{what} at K_b {k_b}" if k_b is not None else f"no batch size with {what}"
+
+    soonest = summary["soonest_to_target_batch_size"]
+    reached = (
+        f"{100 * target:g}% test accuracy soonest (wall time) at K_b {soonest}"
+        if soonest is not None
+        else f"no batch size reached {100 * target:g}% test accuracy"
+    )
+    return (
+        f"{at('best_test_accuracy_batch_size', 'best test accuracy')}, "
+        f"{at('fastest_batch_size', 'most examples/s')}, {reached}; "
+        f"{summary['seconds']:.1f} s; results in {out}/"
+        + ("" if figure else " (no figure: matplotlib missing)")
+    )
 
 
 def summarise(k_b: int, K: int, run: dict[str, Any], target: float) -> dict[str, Any]:

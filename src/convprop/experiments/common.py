@@ -14,21 +14,37 @@ import io
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from convprop import optim
+from convprop.cli import validating  # bad input becomes BadInput (exit code 2)
 from convprop.data import DataLoader, Split, load_dataset
-from convprop.memory import retain_freed_memory
 from convprop.models import build_model
+from convprop.plots import pyplot  # matplotlib's pyplot on Agg, or None without it
 from convprop.report import ProgressBar, check_out_dir, write_atomic
-from convprop.train import Diverged, evaluate, train_step
+from convprop.train import Diverged, HeldWarnings, evaluate, train_step
 
 FIGURE_DPI = 80  # small PNGs, fit to commit
+__all__ = [
+    "FIGURE_DPI",
+    "add_output_arguments",
+    "float_list",
+    "int_list",
+    "load_split",
+    "log",
+    "plain_ticks",
+    "prepare_out",
+    "pyplot",
+    "save_figure",
+    "train_curves",
+    "validating",
+    "write_csv",
+    "write_json",
+]
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -66,15 +82,6 @@ def float_list(text: str) -> list[float]:
     return values
 
 
-@contextmanager
-def validating() -> Iterator[None]:
-    """Bad input found before work starts becomes ``convprop.cli.BadInput`` (exit code 2)."""
-    from convprop.cli import _validating
-
-    with _validating():
-        yield
-
-
 def prepare_out(args: argparse.Namespace) -> Path:
     """The output folder, checked (not overwritten without ``--overwrite``) and created."""
     out = Path(args.out)
@@ -105,13 +112,6 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     writer.writerows(rows)
     write_atomic(path, buffer.getvalue())
     return path
-
-
-def pyplot() -> Any | None:
-    """matplotlib's pyplot on the Agg backend, or None without the ``plot`` extra."""
-    from convprop.plots import _pyplot
-
-    return _pyplot()
 
 
 def save_figure(fig: Any, path: Path) -> Path:
@@ -180,7 +180,6 @@ def train_curves(
     excluded). A run whose loss or gradient stops being finite ends there, with
     ``diverged_at`` set to the 1-based epoch.
     """
-    retain_freed_memory()  # as fit() does: steps reuse freed memory
     net = build_model(model, split.input_shape, split.num_classes, np.random.default_rng(seed))
     opt = optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     loader = DataLoader(split.train, batch_size, seed=seed, allow_large_batch=True)
@@ -194,7 +193,8 @@ def train_curves(
         for i, index in enumerate(batches):
             x, y = split.train[index]
             try:
-                loss_sum, _ = train_step(net, opt, x, y)
+                with HeldWarnings(drop_on=Diverged):  # a diverging step's warnings: noise
+                    loss_sum, _ = train_step(net, opt, x, y)
             except Diverged:
                 bar.close()
                 return {"steps": steps, "epochs": rows, "diverged_at": epoch + 1}

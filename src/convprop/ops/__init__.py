@@ -1,8 +1,10 @@
 """Every primitive: a forward F beside its adjoint G, grouped by family.
 
 ``PRIMITIVES`` maps each primitive's name to it; the test suite checks all of them.
+:mod:`convprop.ops.methods` binds a Tensor's operators and methods to these primitives.
 """
 
+from convprop.ops import methods  # noqa: F401  (binds Tensor's operators and methods)
 from convprop.ops.arith import add, div, linear, matmul, mul, neg, pow, sub
 from convprop.ops.convolution import conv2d
 from convprop.ops.loss import cross_entropy, log_softmax, mse_loss, nll_loss, one_hot, softmax

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop import tensor as _tensor
-from convprop.tensor import Node, Tensor, as_array
+from convprop.tensor import Node, Tensor, as_array, is_grad_enabled
 
 PRIMITIVES: dict[str, Primitive] = {}
 
@@ -66,7 +65,7 @@ class Primitive:
     def __call__(self, *inputs: Any, **params: Any) -> Tensor:
         tensors = _as_tensors(inputs)
         out, ctx = self.forward(*(t.data for t in tensors), **params)
-        record = _tensor._grad_enabled and any(t.requires_grad for t in tensors)
+        record = is_grad_enabled() and any(t.requires_grad for t in tensors)
         return Tensor._from_op(out, Node(self, tensors, ctx) if record else None)
 
     def vjp(self, g: np.ndarray, node: Node) -> tuple[np.ndarray | None, ...]:

@@ -1,5 +1,8 @@
 """Checkers a student can point at their own layer: gradient check and adjoint test.
 
+Part of the core (the test suite uses them on every primitive); checking a whole submitted
+file, ``convprop check``, is the application :mod:`convprop.grading`, built on these.
+
 ``gradcheck(fn, *inputs)`` compares the gradients that ``backward()`` computes with float64
 central differences. For a random error ``eps`` at the output it checks, for every input z,
 
@@ -23,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from convprop.tensor import Tensor, no_grad
+
+__all__ = ["AdjointResult", "CheckError", "GradcheckResult", "adjoint_test", "gradcheck"]
 
 
 class CheckError(AssertionError):

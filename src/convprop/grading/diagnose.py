@@ -1,21 +1,21 @@
 """Is someone's own F and G for a convolution layer right, and if not, which slip is it?
 
 :func:`diagnose_conv` takes Python functions; :func:`check_file` takes a ``.py`` file and runs
-it in a child process with a time limit per call (:class:`~convprop.check.Submission`). Both:
+it in a child process with a time limit per call (:class:`~convprop.grading.Submission`). Both:
 
 1. draw random float64 ``z``, ``w`` and ``eps`` (``eps`` of the shape of ``F(z, w)``) and call
    ``x = F(z, w)`` and ``(delta, g_w) = G(eps, z, w)`` (or ``G_delta(eps, w)``,
    ``G_gw(eps, z)``) once each;
 2. compare each output with the verified answer of :mod:`convprop.conv` (true convolution,
    "valid", stride 1, as in the seed) and, if it differs, with the catalogue of slips in
-   :mod:`convprop.check.slips`, naming the one that matches to float64 rounding;
+   :mod:`convprop.grading.slips`, naming the one that matches to float64 rounding;
 3. run the dot-product test (:func:`~convprop.check.adjoint_test`) of each half of G against the
    user's *own* F, ``<F(z, w), eps> = <z, G_delta(eps, w)> = <w, G_gw(eps, z)>``, so a
    correlation layer with correlation's G is reported as consistent with itself and also as
    not the seed's convolution.
 
 Everything that goes wrong (an exception, a time-out, the wrong type or shape) becomes a
-:class:`~convprop.check.Finding` of the :class:`~convprop.check.Report`; nothing the user's
+:class:`~convprop.grading.Finding` of the :class:`~convprop.grading.Report`; nothing the user's
 code does raises here. Bad *arguments* (shapes that make no convolution, a missing file) raise
 ``ValueError`` / ``FileNotFoundError``.
 """
@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from convprop.check import explain
-from convprop.check.findings import Finding, Report
-from convprop.check.numeric import adjoint_test
-from convprop.check.slips import Problem
-from convprop.check.submission import DEFAULT_TIMEOUT, Outcome, Submission, call_in_process
+from convprop.check import adjoint_test
+from convprop.grading import explain
+from convprop.grading.findings import Finding, Report
+from convprop.grading.slips import Problem
+from convprop.grading.submission import DEFAULT_TIMEOUT, Outcome, Submission, call_in_process
 
 PARTS = ("F", "G_delta", "G_gw")
 Caller = Callable[..., Outcome]  # call(*arrays) -> Outcome

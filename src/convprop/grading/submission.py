@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop.check._worker import (
+from convprop.grading._worker import (
     Bounded,
     convert,
     describe_exception,

@@ -1,6 +1,6 @@
 """The child side of ``convprop check``: import one user file and serve calls to its functions.
 
-Run as a script, ``python _worker.py SUBMISSION.py``, by :class:`convprop.check.Submission`; it
+Run as a script, ``python _worker.py SUBMISSION.py``, by :class:`convprop.grading.Submission`; it
 needs only the standard library and NumPy (not convprop), so it works whatever ``sys.path`` the
 parent had. The parent's per-call time limit, and killing, live in the parent.
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop.check.findings import Finding
-from convprop.check.slips import EXACT, Match, Problem
-from convprop.check.submission import Outcome
+from convprop.grading.findings import Finding
+from convprop.grading.slips import EXACT, Match, Problem
+from convprop.grading.submission import Outcome
 
 NAMES = {"F": "F", "G_delta": "delta", "G_gw": "g_w", "G": "G"}
 OUTPUT = {"F": "x", "G_delta": "delta", "G_gw": "g_w"}  # what each part returns

@@ -20,9 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-from convprop.check.diagnose import check_file, check_shapes
-from convprop.check.findings import Report
-from convprop.check.submission import DEFAULT_TIMEOUT
+from convprop.grading.diagnose import check_file, check_shapes
+from convprop.grading.findings import Report
+from convprop.grading.submission import DEFAULT_TIMEOUT
 
 COLUMNS = ("file", "ok", "findings", "errors", "codes", "first_message")
 
