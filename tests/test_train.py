@@ -208,3 +208,22 @@ def test_fit_leaves_signal_handlers_and_the_allocator_alone_unless_asked(tmp_pat
 def test_bad_configuration_is_named(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value}).validate()
+
+
+def test_a_frozen_parameter_trains_nothing_and_stays_put():
+    from convprop import optim
+    from convprop.train import train_step
+
+    split = make_synthetic(n_train=64, n_test=16, seed=0)
+    model = build_model("mlp", split.input_shape, split.num_classes, np.random.default_rng(0))
+    frozen = model.parameters()[0]
+    frozen.requires_grad = False
+    before = frozen.data.copy()
+    others = [p.data.copy() for p in model.parameters()[1:]]
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    x, y = split.train[np.arange(32)]
+    for _ in range(2):
+        train_step(model, opt, x, y)
+    assert frozen.grad is None
+    np.testing.assert_array_equal(frozen.data, before)
+    assert all(not np.array_equal(p.data, o) for p, o in zip(model.parameters()[1:], others))

@@ -96,14 +96,16 @@ def train_step(
     optimizer.zero_grad()
     loss.backward()
     correct = int(np.sum(np.argmax(logits.data, axis=1) == y))
-    loss_sum, params = float(loss.data) * (global_size or len(y)), model.parameters()
+    loss_sum = float(loss.data) * (global_size or len(y))
+    params = [p for p in model.parameters() if p.requires_grad]  # frozen ones have no grad
     computed = time.perf_counter()
     if comm is not None and comm.size > 1:
         loss_sum, correct = comm.sum_gradients(params, [loss_sum, correct])
     if timing is not None:
         timing["compute"] = timing.get("compute", 0.0) + computed - start
         timing["communicate"] = timing.get("communicate", 0.0) + time.perf_counter() - computed
-    if not (np.isfinite(loss_sum) and all(np.all(np.isfinite(p.grad)) for p in params)):
+    finite = all(p.grad is None or np.all(np.isfinite(p.grad)) for p in params)
+    if not (np.isfinite(loss_sum) and finite):
         raise Diverged("loss or gradient is not finite")
     optimizer.step()
     return loss_sum, int(correct)

@@ -63,11 +63,11 @@ def wide_cnn(rng: np.random.Generator):
 
     return nn.Sequential(
         nn.Conv2d(1, 32, 3, padding=1, rng=rng),
+        nn.MaxPool2d(2),  # before ReLU: the same function (max and relu commute), 1/4 the work
         nn.ReLU(),
-        nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1, rng=rng),
-        nn.ReLU(),
         nn.MaxPool2d(2),
+        nn.ReLU(),
         nn.Flatten(),
         nn.Linear(64 * 7 * 7, 256, rng=rng),
         nn.ReLU(),
