@@ -226,4 +226,5 @@ def test_a_frozen_parameter_trains_nothing_and_stays_put():
         train_step(model, opt, x, y)
     assert frozen.grad is None
     np.testing.assert_array_equal(frozen.data, before)
-    assert all(not np.array_equal(p.data, o) for p, o in zip(model.parameters()[1:], others))
+    moved = zip(model.parameters()[1:], others, strict=True)
+    assert all(not np.array_equal(p.data, o) for p, o in moved)
