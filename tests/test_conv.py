@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from convprop.conv import (
     ENGINES as ENGINE_TABLE,
+)
+from convprop.conv import (
     METHODS,
     conv2d,
     conv2d_adjoint_input,

@@ -5,6 +5,7 @@ it. Each primitive's own layout contract is checked from the op list in ``test_o
 from __future__ import annotations
 
 import numpy as np
+
 import convprop as cp
 from convprop import ops
 from convprop.ops.layout import as_layout, dense, filled_as, zeros_as

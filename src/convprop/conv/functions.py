@@ -17,7 +17,7 @@ from ._arguments import (
     oriented,
     prepare,
 )
-from .engines import ENGINES, auto_method, engine_for
+from .engines import auto_method, engine_for
 from .geometry import ConvGeometry, conv_geometry, geometry_of
 
 Pair = int | tuple[int, int]
@@ -207,5 +207,3 @@ def _geometry(geometry, zs, ws, stride, padding, dilation, kind) -> ConvGeometry
             f"{geometry.kernel_shape}"
         )
     return geometry
-
-

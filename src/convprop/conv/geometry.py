@@ -1,7 +1,8 @@
 """The shape rule of a 2-D convolution: every size resolved and checked once.
 
 In the correlation form, ``x[n, o, i, j] = sum_{c, a, b} w[o, c, a, b] zp[n, c, s*i + d*a,
-s*j + d*b]`` with ``zp`` the zero-padded input, so ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``.
+s*j + d*b]`` with ``zp`` the zero-padded input, so ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s
++ 1``.
 :func:`conv_geometry` resolves the options of one convolution into a :class:`ConvGeometry`;
 F computes it once and passes it on to G (``geometry=``), and the engines read every size
 from it.
@@ -77,9 +78,7 @@ def conv2d_output_shape(
 
     Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C, kh, kw) -> (N, O, Ho, Wo)``.
     """
-    g = conv_geometry(
-        input_shape, kernel_shape, stride=stride, padding=padding, dilation=dilation
-    )
+    g = conv_geometry(input_shape, kernel_shape, stride=stride, padding=padding, dilation=dilation)
     return (g.n, g.o, g.ho, g.wo) if len(input_shape) == 4 else (g.ho, g.wo)
 
 
@@ -250,5 +249,3 @@ def _kernel_hw(kernel_shape) -> tuple[int, int]:
             f"kernel shape must be (kh, kw) or (C_out, C_in, kh, kw), got {kernel_shape}"
         )
     return int(kernel_shape[-2]), int(kernel_shape[-1])
-
-

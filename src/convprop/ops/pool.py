@@ -4,8 +4,8 @@ Both are computed as a loop over the ``kh * kw`` taps of the window (never over 
 images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s, b::s]``.
 
 Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``. The output
-and the gradient keep z's memory layout (``layout="keeps"``) (batch-last after a convolution: the window views are
-then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
+and the gradient keep z's memory layout (``layout="keeps"``; batch-last after a convolution:
+the window views are then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ a patch row a plain copy. The columns ``j >= Wo`` of each row are junk, computed
 computed, which keeps every read inside its own plane. **Exact positions** (stride > 1) are
 ``(Ho, Wo)`` with strides ``(s*Wp, s)``.
 
-**Blocks.** ``direct`` and ``im2col`` walk the batch in blocks of images whose patch matrix fits in the
-cache (:data:`BLOCK_BYTES`; for the large images it serves, one image per block): the copy
+**Blocks.** ``direct`` and ``im2col`` walk the batch in blocks of images whose patch matrix fits
+in the cache (:data:`BLOCK_BYTES`; for the large images they serve, one image per block): the copy
 into the patch and the GEMM that reads it then meet in cache rather than in main memory (the
 wide layer's F: 40 ms for the whole batch's patch at once, 26 ms image by image). This is a
 loop over blocks of whole images, not over pixels, and it exists only for the cache.
