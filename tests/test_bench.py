@@ -39,8 +39,9 @@ def test_auto_picks_an_engine_for_every_role_of_every_row():
     for case in rows.CONV_CASES.values():
         picks = rows.auto_methods(case)
         assert set(picks) == set(rows.ROLES)
-        assert set(picks.values()) <= {"direct", "im2col", "fft"}
+        assert set(picks.values()) <= set(rows.engines_for(case)) <= set(conv.ENGINES)
     assert set(rows.auto_methods(rows.CONV_CASES["large"]).values()) == {"fft"}
+    assert "shifted_runs" not in rows.engines_for(rows.CONV_CASES["wide"])  # one channel only
 
 
 def test_a_quick_run_of_one_group_writes_a_report(tmp_path, capsys):

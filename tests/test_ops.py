@@ -93,3 +93,51 @@ def test_adjoint_identity_for_linear_ops(name):
         F, G, in_shape, out_shape = _adjoint_of(name, arrays, free)
         result = adjoint_test(F, G, in_shape, out_shape)
         assert result.ok, f"{name}, inputs {free}: {result}"
+
+
+# ------------------------------------------------------------------ memory layouts
+# The conv engines hand on C-contiguous arrays or batch-last views (``batch_last``: NCHW values
+# in (C, H, W, N) memory). Every primitive must give the same numbers on either, with the
+# gradient arriving in either; one declared ``layout="keeps"`` must also return its first
+# input's layout, for its output and that input's gradient (ops/layout.py says why).
+
+
+def batch_last(a: np.ndarray) -> np.ndarray:
+    """The same NCHW values, laid out in memory as (C, H, W, N); other arrays unchanged."""
+    return a.transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2) if a.ndim == 4 else a
+
+
+def layout_of(a: np.ndarray) -> str:
+    if a.flags.c_contiguous:
+        return "C"
+    return "batch_last" if a.ndim == 4 and a.transpose(1, 2, 3, 0).flags.c_contiguous else "?"
+
+
+def _run(name: str, arrays: list[np.ndarray], eps_layout):
+    tensors = [cp.Tensor(a, dtype=np.float64, requires_grad=True) for a in arrays]
+    out = _recorded_primitive(name, tensors)
+    eps = np.random.default_rng(5).standard_normal(out.shape)
+    out.backward(eps_layout(eps) if eps.ndim == 4 else eps)
+    return out.data, [t.grad for t in tensors]
+
+
+@pytest.mark.parametrize("eps_layout", [np.ascontiguousarray, batch_last], ids=["C", "BL"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_layout_in_gives_the_same_numbers_and_the_declared_layout_out(name, eps_layout):
+    prim = PRIMITIVES[name]
+    arrays = SAMPLES[name].make(np.random.default_rng(4))
+    if prim.layout == "keeps":
+        assert arrays[0].ndim == 4, f"{name} keeps a layout: its sample needs a 4-D input"
+    out_c, grads_c = _run(name, arrays, np.ascontiguousarray)
+    moved = [batch_last(a) for a in arrays]
+    out, grads = _run(name, moved, eps_layout)
+    np.testing.assert_allclose(out, out_c, rtol=1e-12, atol=1e-12)
+    for g, g_c in zip(grads, grads_c, strict=True):
+        np.testing.assert_allclose(g, g_c, rtol=1e-12, atol=1e-12)
+    if prim.layout == "keeps":
+        for given, (o, g) in [(arrays, (out_c, grads_c[0])), (moved, (out, grads[0]))]:
+            want = layout_of(given[0])
+            assert layout_of(o) == want and layout_of(g) == want, (
+                f"{name} declares layout='keeps' but turned a {want} input into a "
+                f"{layout_of(o)} output and a {layout_of(g)} gradient"
+            )

@@ -116,6 +116,14 @@ def auto_methods(case: ConvCase) -> dict[str, str]:
     }
 
 
+def engines_for(case: ConvCase) -> list[str]:
+    """The engines of the conv engine table that can compute ``case``."""
+    from convprop import conv
+
+    g = conv.conv_geometry(case.z_shape, case.w_shape, padding=case.padding)
+    return [name for name, engine in conv.ENGINES.items() if engine.supports(g)]
+
+
 # ------------------------------------------------------------------ ops and training
 
 

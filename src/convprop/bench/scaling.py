@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convprop.bench.rows import Skip, conv_key
+from convprop.bench.rows import Skip, conv_key, engines_for, parse_conv_key
 from convprop.bench.suite import ENGINES, Worker, alternate
 
 SIDES = (64, 128, 256, 512, 1024)
@@ -49,13 +49,13 @@ def kernel_size(workers: dict[str, Worker], kernels, rounds: int) -> dict[str, l
         ours, theirs = alternate(workers, key, rounds, repeat=3)
         out["convprop"].append(ours)
         out["torch"].append(theirs)
-        for engine in ENGINES:  # best of `rounds` too, each engine forced for F and both G
+        for engine in engines_for(parse_conv_key(key)):  # best of `rounds` too, each forced
             times = [
                 workers["convprop"].time(key, engine, repeat=3, min_seconds=0.05)
                 for _ in range(rounds)
             ]
             out[engine].append(min(times))
-        engines = ", ".join(f"{e} {out[e][-1] * 1e3:.1f}" for e in ENGINES)
+        engines = ", ".join(f"{e} {out[e][-1] * 1e3:.1f}" for e in ENGINES if out[e])
         print(
             f"  kernel {k}x{k}: convprop {ours * 1e3:.2f} ms ({engines}), "
             f"PyTorch {theirs * 1e3:.2f} ms"
@@ -92,13 +92,15 @@ def plot(results: dict[str, Any], path: Path, threads: int) -> None:
         "torch": ("C3", "-", "PyTorch CPU"),
         "direct": ("C0", ":", "direct"),
         "im2col": ("C0", "--", "im2col"),
+        "batch_last": ("C2", "--", "batch_last"),
+        "shifted_runs": ("C2", ":", "shifted_runs"),
         "fft": ("C0", "-.", "fft"),
     }
     for ax, panel in zip(axes, panels, strict=True):
         data = results[panel]
         x = data[{"image": "side", "kernel": "kernel", "epoch": "images"}[panel]]
         for name in ("convprop", "torch", *ENGINES):
-            if name in data:
+            if data.get(name):
                 color, line, label = style[name]
                 scale = 1 if panel == "epoch" else 1e3
                 width = 2 if name in ("convprop", "torch") else 1

@@ -24,8 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from convprop.conv import ENGINES as CONV_ENGINES
+
 GROUPS = ("conv", "ops", "train", "recipe", "mpi")
-ENGINES = ("direct", "im2col", "fft")
+ENGINES = tuple(CONV_ENGINES)  # the conv engine table's names, each forced in turn
 PAUSE_S = 0.25  # between the two sides: long enough for idle BLAS threads to stop spinning
 NOISE = 0.10  # engines within this fraction of the fastest count as tied in the engine table
 
@@ -110,16 +112,17 @@ def engine_table(worker: Worker, key: str, quick: bool) -> dict[str, Any]:
 
     # Rounds over all engines in turn, best of each: a burst of noise on a shared machine then
     # slows one round of every engine rather than every round of one.
-    times = {engine: dict.fromkeys(rows.ROLES, float("inf")) for engine in ENGINES}
+    engines = rows.engines_for(rows.CONV_CASES[key])  # those that can compute this row
+    times = {engine: dict.fromkeys(rows.ROLES, float("inf")) for engine in engines}
     for _ in range(2 if quick else 3):
-        for engine in ENGINES:
+        for engine in engines:
             for role in rows.ROLES:
                 seconds = worker.time(
                     key, f"{engine}/{role}", repeat=3, min_seconds=0.02 if quick else 0.05
                 )
                 times[engine][role] = min(times[engine][role], seconds)
     auto = rows.auto_methods(rows.CONV_CASES[key])
-    fastest = {role: min(ENGINES, key=lambda e, r=role: times[e][r]) for role in rows.ROLES}
+    fastest = {role: min(engines, key=lambda e, r=role: times[e][r]) for role in rows.ROLES}
     ok = {r: times[auto[r]][r] <= (1 + NOISE) * times[fastest[r]][r] for r in rows.ROLES}
     return {"seconds": times, "auto": auto, "fastest": fastest, "auto_within_noise": ok}
 
@@ -237,6 +240,9 @@ def _print_engines(engines: dict[str, Any]) -> None:
             best = table["seconds"][table["fastest"][role]][role]
             cells = []
             for e in ENGINES:
+                if e not in table["seconds"]:  # an engine that cannot compute this row
+                    cells.append(f"{'-':>9} ")
+                    continue
                 mark = "*" if e == picked else " "
                 if e == picked and table["seconds"][e][role] > (1 + NOISE) * best:
                     mark = "!"

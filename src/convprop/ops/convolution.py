@@ -3,43 +3,47 @@
 F: ``x = z * w + b`` (true convolution by default; ``kind="correlation"`` for PyTorch's),
 G: ``(delta, g_w, g_b) = (G_delta(eps, w), G_gw(eps, z), sum_{n,i,j} eps)``.
 
-The NumPy functions in :mod:`convprop.conv` are the only implementation: this module only
-connects them to the graph, so the op and the functions a student calls are the same code
-(through ``conv._op_forward``, ``conv._op_adjoint_input`` and ``conv._op_adjoint_weight``,
-which share work between F and G_gw: the bias folded into F's GEMM, the patch matrix of z kept
-for G_gw; and which leave x and delta in the engine's memory layout).
+The op calls the public functions a student calls, :func:`convprop.conv.conv2d`,
+:func:`~convprop.conv.conv2d_adjoint_input` and :func:`~convprop.conv.conv2d_adjoint_weight`:
+F computes the geometry once and G reuses it (``geometry=``), which also lets the engine reuse
+in G what it kept from F. x and delta stay in the engine's memory layout
+(``contiguous=False``: batch-last views for small images), which the next ops keep
+(``layout="keeps"``, :mod:`convprop.ops.layout`).
 
 Shape: ``(N, C, H, W), (O, C, kh, kw), (O,) -> (N, O, Ho, Wo)`` (or 2-D ``(H, W), (kh, kw)``).
 """
 
 from __future__ import annotations
 
-from convprop import conv as _conv
+from convprop import conv
 from convprop.ops.primitive import Primitive
 from convprop.tensor import Tensor
 
 
-def _conv2d(z, w, b=None, **options):
-    if b is not None and (z.ndim != 4 or b.shape != (w.shape[0],)):
-        raise ValueError(
-            f"conv2d: bias of shape {b.shape} needs a 4-D kernel with "
-            f"{b.shape[0] if b.ndim else '?'} output channels, got {w.shape}"
-        )
-    x, keep = _conv._op_forward(z, w, b, options)  # x = F(z, w) + b
-    return x, (z.shape, z, w, options, keep)
+# conv2d  F: x = z * w + b      G: delta = G_delta(eps, w), g_w = G_gw(eps, z), g_b = sum eps
+def _conv2d(z, w, b=None, *, stride, padding, dilation, kind, method):
+    g = conv.conv_geometry(
+        z.shape, w.shape, stride=stride, padding=padding, dilation=dilation, kind=kind
+    )
+    x = conv.conv2d(z, w, b, method=method, geometry=g, contiguous=False)
+    return x, (z, w, g, method)
 
 
 def _conv2d_adjoint(eps, ctx, needs):
-    z_shape, z, w, options, keep = ctx
-    delta = _conv._op_adjoint_input(eps, w, z_shape, options) if needs[0] else None
-    bias = len(needs) > 2 and needs[2]
-    g_w = g_b = None
-    if needs[1] or bias:
-        g_w, g_b = _conv._op_adjoint_weight(eps, z, w.shape, keep, options, bias)
+    z, w, g, method = ctx
+    delta = g_w = g_b = None
+    if needs[0]:
+        delta = conv.conv2d_adjoint_input(eps, w, method=method, geometry=g, contiguous=False)
+    if len(needs) > 2 and needs[2]:  # g_w with g_b: batch_last gets both from one GEMM
+        g_w, g_b = conv.conv2d_adjoint_weight(eps, z, method=method, geometry=g, with_bias=True)
+    elif needs[1]:
+        g_w = conv.conv2d_adjoint_weight(eps, z, method=method, geometry=g)
     return (delta, g_w, g_b)[: len(needs)]
 
 
-_conv2d_prim = Primitive("conv2d", _conv2d, _conv2d_adjoint, bilinear=True, needs_mask=True)
+_conv2d_prim = Primitive(
+    "conv2d", _conv2d, _conv2d_adjoint, bilinear=True, needs_mask=True, layout="any"
+)
 
 
 def conv2d(

@@ -1,13 +1,15 @@
 """Memory layouts of activations: an NCHW array may be a view of batch-last memory.
 
-The convolution op hands on its results as views of batch-last ``(C, H, W, N)`` memory
-(:mod:`convprop.conv._batchlast`), and the ops between two convolutions keep the layout they
-are given: NumPy's elementwise operations on two arrays of different layouts run at strided
-addresses, measured 12x slower than on two of the same layout (1.5 ms against 0.12 ms for
-``g * (x > 0)`` on LeNet-5's first activation, 64x6x28x28), and a transposing copy costs about
-0.4 ms there. So an op that combines an activation with a new array makes the new one in the
+The convolution op hands on its results as views of batch-last ``(C, H, W, N)`` memory (the
+``batch_last`` engine of :mod:`convprop.conv`), and the ops between two convolutions, declared
+``Primitive(..., layout="keeps")``, keep the layout they are given: NumPy's elementwise
+operations on two arrays of different layouts run at strided addresses, measured 12x slower
+than on two of the same layout (1.5 ms against 0.12 ms for ``g * (x > 0)`` on LeNet-5's first
+activation, 64x6x28x28), and a transposing copy costs about 0.4 ms there. So an op that combines an activation with a new array makes the new one in the
 activation's layout (``np.empty_like`` does), and converts an incoming gradient of another
-layout once (:func:`as_layout`). The values never depend on the layout.
+layout once (:func:`as_layout`). The values never depend on the layout; ``tests/test_ops.py``
+checks, for every primitive, both layouts in and the declared layout out. These helpers are
+the only code that knows about layouts.
 """
 
 from __future__ import annotations
@@ -37,6 +39,20 @@ def as_layout(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     out = np.empty_like(ref, dtype=a.dtype)
     np.copyto(out, a)
     return out
+
+
+def zeros_as(a: np.ndarray) -> np.ndarray:
+    """Read-only zeros of a's shape and dtype, in a's layout where a's strides allow: NumPy
+    2.4's ``maximum(z, 0)`` with a scalar 0 measured four times slower than with an array of
+    zeros, and than with one of another layout. One cached buffer per dtype."""
+    flat = _ZEROS.get(a.dtype)
+    if flat is None or flat.size < a.size:
+        flat = _ZEROS[a.dtype] = np.zeros(max(a.size, 1024), a.dtype)
+        flat.flags.writeable = False
+    return filled_as(a, flat)
+
+
+_ZEROS: dict[np.dtype, np.ndarray] = {}
 
 
 def filled_as(a: np.ndarray, flat: np.ndarray) -> np.ndarray:

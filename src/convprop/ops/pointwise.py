@@ -2,14 +2,15 @@
 
 For a pointwise ``x = f(z)`` the Jacobian is diagonal, so ``G: delta = g * f'(z)``, written
 with the saved output where that is cheaper (``exp' = exp``, ``tanh' = 1 - tanh^2``). The
-activations (relu, tanh, sigmoid) keep their input's memory layout (:mod:`convprop.ops.layout`).
+activations (relu, tanh, sigmoid) keep their input's memory layout (``layout="keeps"``,
+:mod:`convprop.ops.layout`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from convprop.ops.layout import as_layout, filled_as
+from convprop.ops.layout import as_layout, zeros_as
 from convprop.ops.primitive import Primitive
 
 
@@ -53,7 +54,7 @@ sqrt = Primitive("sqrt", _sqrt, _sqrt_adjoint)
 
 # relu  F: x = max(z, 0)               G: g * [x > 0]   ([x > 0] = [z > 0], NaN included)
 def _relu(z):
-    out = np.maximum(z, filled_as(z, _zeros(z.size, z.dtype)))  # out in z's memory layout
+    out = np.maximum(z, zeros_as(z))  # out in z's memory layout
     return out, out
 
 
@@ -61,20 +62,7 @@ def _relu_adjoint(g, out):
     return (as_layout(g, out) * (out > 0),)
 
 
-_ZEROS: dict[np.dtype, np.ndarray] = {}
-
-
-def _zeros(size: int, dtype) -> np.ndarray:
-    """Read-only zeros of at least ``size``: NumPy 2.4's ``maximum(z, 0)`` with a scalar 0
-    measured four times slower than with an array of zeros."""
-    zeros = _ZEROS.get(dtype)
-    if zeros is None or zeros.size < size:
-        zeros = _ZEROS[dtype] = np.zeros(max(size, 1024), dtype)
-        zeros.flags.writeable = False
-    return zeros[:size]
-
-
-relu = Primitive("relu", _relu, _relu_adjoint)
+relu = Primitive("relu", _relu, _relu_adjoint, layout="keeps")
 
 
 # tanh  F: x = tanh z                  G: g * (1 - x^2)
@@ -87,7 +75,7 @@ def _tanh_adjoint(g, out):
     return (as_layout(g, out) * (1 - out * out),)
 
 
-tanh = Primitive("tanh", _tanh, _tanh_adjoint)
+tanh = Primitive("tanh", _tanh, _tanh_adjoint, layout="keeps")
 
 
 # sigmoid  F: x = 1 / (1 + e^-z)       G: g * x (1 - x)
@@ -100,4 +88,4 @@ def _sigmoid_adjoint(g, out):
     return (as_layout(g, out) * out * (1 - out),)
 
 
-sigmoid = Primitive("sigmoid", _sigmoid, _sigmoid_adjoint)
+sigmoid = Primitive("sigmoid", _sigmoid, _sigmoid_adjoint, layout="keeps")

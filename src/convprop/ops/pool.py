@@ -4,8 +4,8 @@ Both are computed as a loop over the ``kh * kw`` taps of the window (never over 
 images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s, b::s]``.
 
 Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``. The output
-and the gradient keep z's memory layout (batch-last after a convolution: the window views are
-then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
+and the gradient keep z's memory layout (``layout="keeps"``; batch-last after a convolution:
+the window views are then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _max_pool2d_adjoint(g, ctx):
     return (_crop(gz, p),)
 
 
-_max_pool2d_prim = Primitive("max_pool2d", _max_pool2d, _max_pool2d_adjoint)
+_max_pool2d_prim = Primitive("max_pool2d", _max_pool2d, _max_pool2d_adjoint, layout="keeps")
 
 
 def max_pool2d(z, kernel_size, stride=None, padding: int = 0) -> Tensor:
@@ -145,7 +145,9 @@ def _avg_pool2d_adjoint(g, ctx):
     return (_crop(gz, p),)
 
 
-_avg_pool2d_prim = Primitive("avg_pool2d", _avg_pool2d, _avg_pool2d_adjoint, linear=True)
+_avg_pool2d_prim = Primitive(
+    "avg_pool2d", _avg_pool2d, _avg_pool2d_adjoint, linear=True, layout="keeps"
+)
 
 
 def avg_pool2d(z, kernel_size, stride=None, padding: int = 0) -> Tensor:

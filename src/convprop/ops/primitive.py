@@ -22,6 +22,7 @@ import numpy as np
 from convprop.tensor import Node, Tensor, as_array, is_grad_enabled
 
 PRIMITIVES: dict[str, Primitive] = {}
+LAYOUTS = ("any", "keeps")  # what a primitive's output layout may be declared as
 
 
 class Primitive:
@@ -35,9 +36,13 @@ class Primitive:
             ``i`` wants a gradient (so costly gradients nobody uses are skipped).
         linear: F is linear in every input together (add, reshape, ...) or in each
             separately (``bilinear``: mul, matmul, conv2d); such ops also get the adjoint test.
+        layout: the memory layout of the output, one of :data:`LAYOUTS`: ``"any"`` (no
+            promise) or ``"keeps"`` (the output, and the gradient of the first input, have the
+            first input's memory layout, e.g. batch-last; see :mod:`convprop.ops.layout`).
+            Every primitive accepts inputs and gradients of any layout.
     """
 
-    __slots__ = ("name", "forward", "adjoint", "linear", "bilinear", "needs_mask")
+    __slots__ = ("name", "forward", "adjoint", "linear", "bilinear", "needs_mask", "layout")
 
     def __init__(
         self,
@@ -48,15 +53,19 @@ class Primitive:
         linear: bool = False,
         bilinear: bool = False,
         needs_mask: bool = False,
+        layout: str = "any",
     ) -> None:
         if name in PRIMITIVES:
             raise ValueError(f"a primitive named {name!r} already exists")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         self.name = name
         self.forward = forward
         self.adjoint = adjoint
         self.linear = linear
         self.bilinear = bilinear
         self.needs_mask = needs_mask
+        self.layout = layout
         PRIMITIVES[name] = self
 
     def __repr__(self) -> str:

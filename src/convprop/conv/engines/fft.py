@@ -16,15 +16,17 @@ written out rather than asked of ``n=``, which measured slow, and the rows past 
 skipped by the first pass. The kernel, a few taps, is transformed by two small DFT matrix
 products instead. Spectra keep the frequency axis last, so each sum over channels is a short
 loop of broadcast multiply-adds (up to :data:`LOOP_TERMS` terms; a batched GEMM beyond) and
-the inverse needs no transposition. Work arrays come from scratch memory.
+the inverse needs no transposition. Work arrays come from the workspace. Any geometry.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._layout import crop, padded, scratch
-from ._shape import _Geometry
+from convprop.conv.geometry import ConvGeometry
+from convprop.conv.workspace import scratch
+
+from ._layout import crop, padded
 
 LOOP_TERMS = 16  # sums over channels of at most this many terms: a loop, not a GEMM
 
@@ -42,7 +44,7 @@ def _fast_len(n: int) -> int:
         m += 1
 
 
-def fft_shape(g: _Geometry) -> tuple[int, int]:
+def fft_shape(g: ConvGeometry) -> tuple[int, int]:
     return _fast_len(g.hp), _fast_len(g.wp)
 
 
@@ -53,7 +55,7 @@ def _complex(dtype) -> np.dtype:
 # ------------------------------------------------------------------ spectra and inverse
 
 
-def _spectrum(a: np.ndarray, g: _Geometry, name: str) -> np.ndarray:
+def _spectrum(a: np.ndarray, g: ConvGeometry, name: str) -> np.ndarray:
     """``rfft2(a, s=fft_shape(g)) / (Fh*Fw)`` as ``(A, B, Fh*Fr)``, in scratch memory."""
     fh, fw = fft_shape(g)
     (p, q, rows, cols), fr = a.shape, fw // 2 + 1
@@ -71,7 +73,7 @@ def _spectrum(a: np.ndarray, g: _Geometry, name: str) -> np.ndarray:
     return tall.reshape(p, q, -1)
 
 
-def _kernel_spectrum(w: np.ndarray, g: _Geometry, conj: bool = False) -> np.ndarray:
+def _kernel_spectrum(w: np.ndarray, g: ConvGeometry, conj: bool = False) -> np.ndarray:
     """``Fh*Fw`` times the DFT of the dilated kernel (its conjugate if ``conj``), (O, C, F).
 
     The other factor of each product is a :func:`_spectrum` (the DFT over ``Fh*Fw``), so the
@@ -88,7 +90,7 @@ def _kernel_spectrum(w: np.ndarray, g: _Geometry, conj: bool = False) -> np.ndar
     return full.reshape(g.o, g.c, -1)
 
 
-def _inverse(spectrum: np.ndarray, g: _Geometry, rows: int) -> np.ndarray:
+def _inverse(spectrum: np.ndarray, g: ConvGeometry, rows: int) -> np.ndarray:
     """``irfft2`` of an ``(A, B, Fh*Fr)`` spectrum: rows ``:rows`` of ``(A, B, Fh, Fw)``."""
     fh, fw = fft_shape(g)
     s = spectrum.reshape(*spectrum.shape[:2], fh, fw // 2 + 1)
@@ -118,7 +120,7 @@ def _sum_products(a: np.ndarray, b: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
-def _error_spectrum(eps: np.ndarray, g: _Geometry) -> np.ndarray:
+def _error_spectrum(eps: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """Spectrum of eps placed at the stride-1 output positions ``(s*i, s*j)``: (N, O, F)."""
     if not g.wide:
         e = np.zeros((g.n, g.o, (g.ho - 1) * g.sh + 1, (g.wo - 1) * g.sw + 1), eps.dtype)
@@ -130,7 +132,12 @@ def _error_spectrum(eps: np.ndarray, g: _Geometry) -> np.ndarray:
 # ------------------------------------------------------------------ F, G_delta, G_gw
 
 
-def forward(z: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
+def supports(g: ConvGeometry) -> bool:
+    """Any geometry."""
+    return True
+
+
+def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """F: ``x^[n, o] = sum_c zp^[n, c] conj(w^[o, c])``; then subsample by the stride."""
     kf = _kernel_spectrum(w, g, conj=True).transpose(1, 0, 2)  # (C, O, F)
     xf = _sum_products(_spectrum(padded(z, g), g, "input"), kf, "product")
@@ -138,13 +145,13 @@ def forward(z: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
     return x[:, :, :: g.sh, : (g.wo - 1) * g.sw + 1 : g.sw].astype(z.dtype)
 
 
-def _delta(ef: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
+def _delta(ef: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """delta from eps's spectrum (N, O, F): ``dzp^[n, c] = sum_o e^[n, o] w^[o, c]``."""
     df = _sum_products(ef, _kernel_spectrum(w, g), "product")
     return crop(_inverse(df, g, g.hp), g).astype(ef.real.dtype, copy=False)
 
 
-def _g_w(ef: np.ndarray, z: np.ndarray, g: _Geometry) -> np.ndarray:
+def _g_w(ef: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """g_w from eps's spectrum (N, O, F): ``g_w^[o, c] = sum_n conj(e^[n, o]) zp^[n, c]``."""
     fh, fw = fft_shape(g)
     eh = np.conjugate(ef, out=scratch("error_conj", ef.shape, ef.dtype)).transpose(1, 0, 2)
@@ -154,17 +161,11 @@ def _g_w(ef: np.ndarray, z: np.ndarray, g: _Geometry) -> np.ndarray:
     return g_w.astype(ef.real.dtype)
 
 
-def adjoint_input(eps: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
+def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_delta: ``dzp^ = sum_o e^ w^``, a circular convolution."""
     return _delta(_error_spectrum(eps, g), w, g)
 
 
-def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: _Geometry) -> np.ndarray:
+def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_gw: ``g_w^ = sum_n conj(e^) zp^``, a circular correlation."""
     return _g_w(_error_spectrum(eps, g), z, g)
-
-
-def backward(eps: np.ndarray, z: np.ndarray, w: np.ndarray, g: _Geometry):
-    """Both adjoints from one spectrum of eps."""
-    ef = _error_spectrum(eps, g)
-    return _delta(ef, w, g), _g_w(ef, z, g)

@@ -1,4 +1,4 @@
-"""im2col on small images: within a block of images, the batch as the innermost axis.
+"""Engine "batch_last": im2col with the batch as the innermost axis, for small images.
 
 For small images (LeNet's: 64 images of 28x28 or 14x14) a GEMM per image is too small to run
 the BLAS well, and the wide positions of :mod:`._layout` waste ``kw - 1`` of every ``Wp``
@@ -16,26 +16,34 @@ bounds the work memory. LeNet's batch of 64 is one block: smaller ones (a loop o
 images, to keep the patch in cache) measured no faster in a training step, whose other layers
 flush the caches anyway, and up to twice as slow for G_delta in a loop over one layer.
 
+**Shared work between F and G_gw.** F adds a bias through a row of ones in the patch,
+``[w | b] @ [patch; 1]``, and leaves the patches of all blocks in the workspace
+(:func:`convprop.conv.workspace.keep`) tagged ``(z, geometry)``. G_gw called with that same z
+and geometry object (the autodiff op passes F's geometry on) multiplies eps by the kept patch
+instead of rebuilding it from z, and the ones row then also gives ``g_b = sum_{n,i,j} eps``.
+Any other call, or a patch taken over by a later F of the same geometry, rebuilds it from z.
+
 **Batch-last results.** F and G_delta return their NCHW arrays as views of batch-last memory,
 ``x = xt.transpose(3, 0, 1, 2)`` with ``xt`` C-contiguous ``(O, Ho, Wo, N)``: the GEMM writes
 ``xt`` and nothing is transposed. Inputs in that layout (the autodiff graph passes them on
 through max-pool and ReLU, which keep a layout) are read without a transposing copy either.
 Converting between the layouts costs a pass over the array at strided addresses (LeNet-5's
 first layer: 0.4 ms for F's output, 0.2 ms for eps; a whole step is 10-13 ms). The public
-functions of :mod:`convprop.conv` still return C-contiguous arrays.
+functions of :mod:`convprop.conv` return C-contiguous copies unless asked
+(``contiguous=False``). Any geometry.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._layout import keepsake, scratch, still_kept
-from ._shape import _Geometry
+from convprop.conv.geometry import ConvGeometry
+from convprop.conv.workspace import keep, kept, scratch
 
 BATCH_BYTES = 8 << 20  # patch bytes per block of images
 
 
-def _blocks(g: _Geometry, itemsize: int):
+def _blocks(g: ConvGeometry, itemsize: int):
     """``(n0, n1)``: blocks of images whose patch holds at most BATCH_BYTES."""
     per_image = g.c * g.kh * g.kw * g.ho * g.wo * itemsize
     nb = max(1, min(g.n, BATCH_BYTES // max(1, per_image)))
@@ -43,11 +51,11 @@ def _blocks(g: _Geometry, itemsize: int):
         yield n0, min(g.n, n0 + nb)
 
 
-def _patch(z, g, n0, n1, rows=None) -> np.ndarray:
+def _patch(z, g, n0, n1, rows=None, ones=False) -> np.ndarray:
     """The patch matrix of images n0..n1, ``(C*kh*kw, Ho*Wo*nb)``, via ``(C, Hp, Wp, nb)``.
 
-    ``rows``: an array of ``C*kh*kw + 1`` rows to fill instead of the scratch patch; its last
-    row is set to ones, so that one GEMM also adds a bias (F) or sums eps for it (G_gw).
+    ``rows``: an array to fill instead of the scratch patch; with ``ones``, it has one more
+    row, set to ones, so that one GEMM also adds a bias (F) or sums eps for it (G_gw).
     """
     nb = n1 - n0
     zt = z[n0:n1].transpose(1, 2, 3, 0)  # a batch-last input of a single block: no copy
@@ -65,15 +73,14 @@ def _patch(z, g, n0, n1, rows=None) -> np.ndarray:
     )
     k = g.c * g.kh * g.kw
     if rows is None:
-        patch = scratch("patch", view.shape, zt.dtype)
-        np.copyto(patch, view)
-        return patch.reshape(k, -1)
+        rows = scratch("patch", (k, view[0, 0, 0].size), zt.dtype)
     np.copyto(rows[:k].reshape(view.shape), view)  # rows may be a column slice: still a view
-    rows[k] = 1
+    if ones:
+        rows[k] = 1
     return rows
 
 
-def _eps_block(eps: np.ndarray, g: _Geometry, n0: int, n1: int) -> np.ndarray:
+def _eps_block(eps: np.ndarray, g: ConvGeometry, n0: int, n1: int) -> np.ndarray:
     """eps of images n0..n1 as ``(O, Ho*Wo*nb)`` (a view if eps is batch-last, one block)."""
     et = eps[n0:n1].transpose(1, 2, 3, 0)
     if not et.flags.c_contiguous:
@@ -82,62 +89,61 @@ def _eps_block(eps: np.ndarray, g: _Geometry, n0: int, n1: int) -> np.ndarray:
     return et.reshape(g.o, -1)
 
 
-def forward(z: np.ndarray, w: np.ndarray, g: _Geometry, bias=None, keep=None) -> np.ndarray:
-    """F: ``X = w @ patch`` per block, into ``xt`` ``(O, Ho, Wo, N)``; returns the view
-    ``xt.transpose(3, 0, 1, 2)``, ``(N, O, Ho, Wo)``.
+def supports(g: ConvGeometry) -> bool:
+    """Any geometry (fastest for small images in a batch)."""
+    return True
 
-    ``bias`` (O,): added through a row of ones in the patch, ``[w | b] @ [patch; 1]``.
-    ``keep``: a dict; the patches of all blocks (with their ones rows) are left in
-    ``keep["patch"]``, ``(blocks, C*kh*kw + 1, Ho*Wo*nb)``, for :func:`adjoint_weight`, which
-    then needs neither z nor a copy.
+
+def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray:
+    """F: ``X = [w | b] @ [patch; 1]`` per block (no ones row without b), into ``xt``
+    ``(O, Ho, Wo, N)``; returns the view ``xt.transpose(3, 0, 1, 2)``, ``(N, O, Ho, Wo)``.
+
+    The patches of all blocks stay in the workspace, ``(blocks, C*kh*kw [+ 1], Ho*Wo*nb)``,
+    tagged ``(z, g)``, for :func:`adjoint_weight`.
     """
     w2 = w.reshape(g.o, -1)
-    blocks = list(_blocks(g, z.itemsize))
-    fused = bias is not None or keep is not None
-    if fused:
-        b = np.zeros(g.o, w.dtype) if bias is None else bias
+    if b is not None:
         w2 = np.concatenate([w2, b.astype(w.dtype, copy=False)[:, None]], axis=1)
     w2 = np.ascontiguousarray(w2)
+    blocks = list(_blocks(g, z.itemsize))
     k, width = w2.shape[1], g.ho * g.wo * (blocks[0][1] - blocks[0][0])
-    kept = keepsake((len(blocks), k, width), z.dtype) if keep is not None else None
-    if kept is not None:
-        keep["patch"], keep["token"] = kept
+    patches = keep(("batch_last", g), (len(blocks), k, width), z.dtype, (z, g))
     xt = np.empty((g.o, g.ho, g.wo, g.n), z.dtype)
     for i, (n0, n1) in enumerate(blocks):
         cols = g.ho * g.wo * (n1 - n0)
-        rows = None
-        if kept is not None:
-            rows = kept[0][i, :, :cols]
-        elif fused:
+        if patches is not None:
+            rows = patches[i, :, :cols]
+        else:
             rows = scratch("patch", (k, cols), z.dtype)
         out = xt if len(blocks) == 1 else scratch("out", (g.o, g.ho, g.wo, n1 - n0), z.dtype)
-        np.matmul(w2, _patch(z, g, n0, n1, rows), out=out.reshape(g.o, -1))
+        np.matmul(w2, _patch(z, g, n0, n1, rows, ones=b is not None), out=out.reshape(g.o, -1))
         if out is not xt:
             xt[..., n0:n1] = out
     return xt.transpose(3, 0, 1, 2)
 
 
-def kept_patch(keep: dict) -> np.ndarray | None:
-    """The patches :func:`forward` left in ``keep``, if nothing has reused them since."""
-    patch = keep.get("patch")
-    return patch if patch is not None and still_kept(patch, keep["token"]) else None
+def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: bool = False):
+    """G_gw: ``g_w = E @ patch^T``, summed over the blocks; returns ``(g_w, g_b)``, ``g_b =
+    sum_{n, i, j} eps`` if ``with_bias`` (else None).
 
-
-def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: _Geometry, patch=None):
-    """G_gw: ``g_w = E @ patch^T``, summed over the blocks.
-
-    With the patches that :func:`forward` kept (ones row last, see :func:`kept_patch`),
-    returns ``(g_w, g_b)``: the same product's last column is ``g_b = sum_{n, i, j} eps``.
+    With the patches F kept for this z and g: no patch is rebuilt, and if F had a bias their
+    ones row gives ``g_b`` as the last column of the same product.
     """
-    if patch is not None:
-        ext = np.zeros((g.o, patch.shape[1]), eps.dtype)  # (O, C*kh*kw + 1)
-        for i, (n0, n1) in enumerate(_blocks(g, z.itemsize)):
-            ext += _gram(patch[i, :, : g.ho * g.wo * (n1 - n0)], _eps_block(eps, g, n0, n1))
-        return ext[:, :-1].reshape(g.o, g.c, g.kh, g.kw), ext[:, -1].copy()
-    g_w = np.zeros((g.o, g.c * g.kh * g.kw), eps.dtype)
-    for n0, n1 in _blocks(g, z.itemsize):
-        g_w += _gram(_patch(z, g, n0, n1), _eps_block(eps, g, n0, n1))
-    return g_w.reshape(g.o, g.c, g.kh, g.kw)
+    k = g.c * g.kh * g.kw
+    patches = kept(("batch_last", g), (z, g))
+    ext = np.zeros((g.o, k if patches is None else patches.shape[1]), eps.dtype)
+    for i, (n0, n1) in enumerate(_blocks(g, z.itemsize)):
+        e = _eps_block(eps, g, n0, n1)
+        if patches is None:
+            ext += _gram(_patch(z, g, n0, n1), e)
+        else:
+            ext += _gram(patches[i, :, : g.ho * g.wo * (n1 - n0)], e)
+    g_w = ext[:, :k].reshape(g.o, g.c, g.kh, g.kw)
+    if not with_bias:
+        return g_w, None
+    if ext.shape[1] > k:
+        return g_w, ext[:, k].copy()
+    return g_w, np.einsum("nohw->o", eps)
 
 
 def _gram(patch: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -146,7 +152,7 @@ def _gram(patch: np.ndarray, e: np.ndarray) -> np.ndarray:
     return (patch @ e.T).T
 
 
-def adjoint_input(eps: np.ndarray, w: np.ndarray, g: _Geometry) -> np.ndarray:
+def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_delta: ``dcol = w^T @ E``, added back through the windows tap by tap (col2im).
 
     Returns ``delta`` ``(N, C, H, W)`` as a view of batch-last ``(C, H, W, N)`` memory."""

@@ -1,8 +1,8 @@
-"""Memory layouts shared by the engines: padded images, tap windows, wide positions, scratch.
+"""Memory layouts shared by the image-major engines: padded images, tap windows, positions.
 
 Images stay image-major, as NCHW gives them: image ``n`` of the zero-padded batch is ``C`` planes
 of ``Hp x Wp`` elements, one after another, so each image is one GEMM operand and nothing is
-transposed (``_gemm`` and ``_fft``; small images are laid out batch-last in ``_batchlast``).
+transposed (``direct``, ``im2col``, ``shifted_runs`` and ``fft``; ``batch_last`` has its own).
 
 **Wide positions** (stride 1). An output position ``(i, j)`` is the flat offset ``q = i*Wp + j``
 into a padded plane, and tap ``(a, b)`` of the kernel reads the plane at ``q + a*d*Wp + b*d``:
@@ -12,92 +12,39 @@ a patch row a plain copy. The columns ``j >= Wo`` of each row are junk, computed
 computed, which keeps every read inside its own plane. **Exact positions** (stride > 1) are
 ``(Ho, Wo)`` with strides ``(s*Wp, s)``.
 
-**Blocks.** ``_gemm`` walks the batch in blocks of images whose patch matrix fits in the
-cache (:data:`BLOCK_BYTES`; for the large images it serves, one image per block): the copy
+**Blocks.** ``direct`` and ``im2col`` walk the batch in blocks of images whose patch matrix fits
+in the cache (:data:`BLOCK_BYTES`; for the large images they serve, one image per block): the copy
 into the patch and the GEMM that reads it then meet in cache rather than in main memory (the
 wide layer's F: 40 ms for the whole batch's patch at once, 26 ms image by image). This is a
 loop over blocks of whole images, not over pixels, and it exists only for the cache.
 
-**Scratch.** Work arrays (patches, padded copies, GEMM outputs) come from :func:`scratch`, a
-per-thread pool reused across calls, so a training loop does not page in fresh memory at
-every step (glibc returns freed blocks to the system, and touching them again costs a page
-fault per 4 KiB: measured 1,500 faults, several ms, per LeNet-5 step). What F keeps for G
-comes from :func:`keepsake`, reused the same way but guarded by a token. Nothing from either
-pool is ever returned to a caller.
+Work arrays come from :func:`convprop.conv.workspace.scratch`; nothing from there is ever
+returned to a caller.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from math import prod
 
 import numpy as np
 
-from ._shape import _Geometry
+from convprop.conv.geometry import ConvGeometry
+from convprop.conv.workspace import scratch
 
 BLOCK_BYTES = 1 << 20  # patch bytes per block of images: about one core's L2 and a half
-SCRATCH_LIMIT = 1 << 26  # larger work arrays are allocated afresh and not kept
-
-_pool = threading.local()
-
-
-def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """An uninitialised work array, reused by the next call with the same ``name`` (per thread).
-
-    Valid until the next ``scratch(name, ...)`` in this thread; never handed to a caller.
-    """
-    dtype = np.dtype(dtype)
-    nbytes = prod(shape) * dtype.itemsize
-    if nbytes > SCRATCH_LIMIT:
-        return np.empty(shape, dtype)
-    buffers = _pool.__dict__.setdefault("buffers", {})
-    buf = buffers.get(name)
-    if buf is None or buf.nbytes < nbytes:
-        buf = buffers[name] = np.empty(max(nbytes, 4096), np.uint8)
-    return buf[:nbytes].view(dtype).reshape(shape)
-
-
-def keepsake(shape: tuple[int, ...], dtype) -> tuple[np.ndarray, object] | None:
-    """A work array that outlives the call (F keeps it for G), and its token.
-
-    One per shape and dtype, per thread: the next request for the same shape takes it over, so
-    whoever kept it checks :func:`still_kept` before reading it. None when too large to keep.
-    """
-    dtype = np.dtype(dtype)
-    if prod(shape) * dtype.itemsize > SCRATCH_LIMIT:
-        return None
-    kept = _pool.__dict__.setdefault("kept", {})
-    key = (shape, dtype)
-    if key not in kept:
-        kept[key] = [np.empty(shape, dtype), None]
-    kept[key][1] = token = object()
-    return kept[key][0], token
-
-
-def still_kept(array: np.ndarray, token: object) -> bool:
-    """Whether ``array``, from :func:`keepsake`, still holds what its keeper wrote."""
-    entry = _pool.__dict__.get("kept", {}).get((array.shape, array.dtype))
-    return entry is not None and entry[0] is array and entry[1] is token
-
-
-def clear_scratch() -> None:
-    """Release this thread's work arrays."""
-    _pool.__dict__.pop("buffers", None)
-    _pool.__dict__.pop("kept", None)
-
 
 # ------------------------------------------------------------------ positions and blocks
 
 
-def positions(g: _Geometry) -> tuple[int, ...]:
+def positions(g: ConvGeometry) -> tuple[int, ...]:
     """Shape of the output positions of one plane: ``(m,)`` wide, ``(Ho, Wo)`` exact."""
     if g.wide:
         return (g.ho * g.wp - (g.ew - 1),)
     return (g.ho, g.wo)
 
 
-def full_positions(g: _Geometry) -> tuple[int, ...]:
+def full_positions(g: ConvGeometry) -> tuple[int, ...]:
     """Positions including the junk tail, so that a buffer reshapes to ``(Ho, Wp)`` rows."""
     return (g.ho * g.wp,) if g.wide else (g.ho, g.wo)
 
@@ -112,7 +59,7 @@ def blocks(n: int, bytes_per_image: int) -> Iterator[tuple[int, int]]:
 # ------------------------------------------------------------------ padded planes
 
 
-def padded(z: np.ndarray, g: _Geometry, name: str = "padded") -> np.ndarray:
+def padded(z: np.ndarray, g: ConvGeometry, name: str = "padded") -> np.ndarray:
     """z zero-padded, image-major ``(N, C, Hp, Wp)``, C-contiguous; z itself when unpadded."""
     if not g.padded and z.flags.c_contiguous:
         return z
@@ -122,7 +69,7 @@ def padded(z: np.ndarray, g: _Geometry, name: str = "padded") -> np.ndarray:
     return zp
 
 
-def _zero_border(zp: np.ndarray, g: _Geometry) -> None:
+def _zero_border(zp: np.ndarray, g: ConvGeometry) -> None:
     rows = slice(g.pt, g.pt + g.h)
     for part in (
         zp[:, :, : g.pt],
@@ -134,13 +81,13 @@ def _zero_border(zp: np.ndarray, g: _Geometry) -> None:
             part.fill(0)
 
 
-def crop(dp: np.ndarray, g: _Geometry) -> np.ndarray:
+def crop(dp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """A fresh ``(N, C, H, W)`` array from padded planes ``(N, C, Hp, Wp)``."""
     return dp[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w].copy()
 
 
 def windows(
-    zp: np.ndarray, g: _Geometry, n0: int, nb: int, *, start: int = 0, count: int | None = None
+    zp: np.ndarray, g: ConvGeometry, n0: int, nb: int, *, start: int = 0, count: int | None = None
 ) -> np.ndarray:
     """View of tap ``(a, b)`` at every output position: ``(nb, C, kh, kw, *positions)``.
 
@@ -166,14 +113,14 @@ def windows(
     )
 
 
-def narrow(out: np.ndarray, g: _Geometry) -> np.ndarray:
+def narrow(out: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """``(nb, O, *full_positions)`` -> a ``(nb, O, Ho, Wo)`` view without the junk."""
     if g.wide:
         return out.reshape(*out.shape[:2], g.ho, g.wp)[..., : g.wo]
     return out.reshape(*out.shape[:2], g.ho, g.wo)
 
 
-def wide_eps(eps: np.ndarray, g: _Geometry, n0: int, nb: int, name: str = "eps") -> np.ndarray:
+def wide_eps(eps: np.ndarray, g: ConvGeometry, n0: int, nb: int, name: str = "eps") -> np.ndarray:
     """eps of images n0.. on the output positions, ``(nb, O, *positions)``, zero at junk."""
     if not g.wide:
         return eps[n0 : n0 + nb].reshape(nb, g.o, g.ho, g.wo)

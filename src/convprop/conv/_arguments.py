@@ -1,0 +1,116 @@
+"""The arguments of the public conv functions: arrays to 4-D working floats and back, and the
+shapes G infers when no geometry is given."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .geometry import ConvGeometry, _explicit_pads, _pair, conv2d_padding
+
+_SHAPES = {  # what each array may be: (one image, a batch)
+    "z": ("(H, W)", "(N, C_in, H, W)"),
+    "w": ("(kh, kw)", "(C_out, C_in, kh, kw)"),
+    "eps": ("(Ho, Wo)", "(N, C_out, Ho, Wo)"),
+}
+_WORKING = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def prepare(**named):
+    """Arrays as 4-D floats of one working dtype; also their dtypes and whether they were 2-D."""
+    arrays = [_as_float(a, name) for name, a in named.items()]
+    ndim = arrays[0].ndim
+    if ndim not in (2, 4) or any(a.ndim != ndim for a in arrays):
+        two, four = (" with ".join(f"{n} {_SHAPES[n][i]}" for n in named) for i in (0, 1))
+        got = " and ".join(str(a.shape) for a in arrays)
+        raise ValueError(f"wrong ndim: expected {two}, or {four}; got shapes {got}")
+    dtypes = [a.dtype for a in arrays]
+    work = dtypes[0]
+    if any(d != work for d in dtypes) or work not in _WORKING:
+        work = np.result_type(*dtypes)
+        work = np.dtype(np.float32) if work.itemsize < 4 else work  # float16 -> float32
+        arrays = [a.astype(work, copy=False) for a in arrays]
+    single = ndim == 2
+    return [a[None, None] for a in arrays] if single else arrays, dtypes, single
+
+
+def _as_float(a, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind in "biu":
+        return a.astype(np.float32)
+    if a.dtype.kind != "f":
+        raise ValueError(f"{name} must hold real numbers (float or int), got dtype {a.dtype}")
+    return a
+
+
+def finish(a: np.ndarray, dtypes, single: bool, contiguous: bool = True) -> np.ndarray:
+    """Back to the caller's form: 2-D if the inputs were, in numpy's result dtype of theirs,
+    C-contiguous (or, with ``contiguous=False``, in whatever layout the engine wrote)."""
+    a = a[0, 0] if single else a
+    dtype = dtypes[0] if dtypes[0] == dtypes[-1] else np.result_type(*dtypes)
+    if a.dtype == dtype and (a.flags.c_contiguous or not contiguous):
+        return a
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def check_eps(eps: np.ndarray, g: ConvGeometry) -> None:
+    expected = (g.n, g.o, g.ho, g.wo)
+    if eps.shape != expected:
+        got, want = (eps.shape[2:], expected[2:]) if g.n == g.o == 1 else (eps.shape, expected)
+        raise ValueError(f"eps shape mismatch: F gives {want} for these options, got {got}")
+
+
+def infer_input_shape(input_shape, es, ws, stride, padding, dilation, kind, single):
+    if input_shape is not None:
+        s = tuple(input_shape)
+        if len(s) == 2:
+            return (es[0], ws[1], *s)
+        if single or len(s) != 4 or s[:2] != (es[0], ws[1]):
+            raise ValueError(
+                f"input_shape {s} is inconsistent with eps {es[-2:] if single else es} and w"
+            )
+        return s
+    (pt, pb), (pl, pr) = conv2d_padding(padding, ws, stride=stride, dilation=dilation, kind=kind)
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    h = (es[2] - 1) * sh + dh * (ws[2] - 1) + 1 - pt - pb
+    w = (es[3] - 1) * sw + dw * (ws[3] - 1) + 1 - pl - pr
+    if h < 1 or w < 1:
+        raise ValueError(f"eps of size {es[2:]} is too small: no input size gives it")
+    return (es[0], ws[1], h, w)
+
+
+def infer_kernel_shape(kernel_shape, es, zs, stride, padding, dilation, single):
+    if kernel_shape is not None:
+        k = tuple(kernel_shape)
+        if len(k) == 2:
+            return (es[1], zs[1], *k)
+        if single or len(k) != 4 or k[:2] != (es[1], zs[1]):
+            raise ValueError(f"kernel_shape {k} is inconsistent with eps {es} and z {zs}")
+        return k
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    if padding == "same":
+        raise ValueError("kernel_shape is required: with padding='same' any kernel size fits")
+    pads = None if isinstance(padding, str) else _explicit_pads(padding)
+    sizes = []
+    for axis, (n, n_out, s, d) in enumerate([(zs[2], es[2], sh, dh), (zs[3], es[3], sw, dw)]):
+        if padding == "full":  # pads d*(k-1) on each side, so n_out = (n + d*(k-1) - 1)//s + 1
+            top, fit = n_out * s // d + 1, lambda m, n=n, s=s, d=d: (n + d * m - 1) // s + 1
+        else:
+            npad = n + (sum(pads[axis]) if pads else 0)
+            top, fit = (npad - 1) // d, lambda m, npad=npad, s=s, d=d: (npad - d * m - 1) // s + 1
+        if s == 1:  # fit(m) is then strictly monotone in m: one candidate at most
+            m = (n_out - n) // d if padding == "full" else (npad - n_out) // d
+            fits = [m] if 0 <= m <= top and fit(m) == n_out else []
+        else:
+            fits = [m for m in range(top + 1) if fit(m) == n_out]
+        if len(fits) != 1:
+            found = f"sizes {[m + 1 for m in fits]} all fit" if fits else "no kernel size fits"
+            raise ValueError(
+                f"kernel_shape is required: {found} eps {es[2:]} and z {zs[2:]} on axis {axis}"
+            )
+        sizes.append(fits[0] + 1)
+    return (es[1], zs[1], *sizes)
+
+
+def oriented(w: np.ndarray, kind: str) -> np.ndarray:
+    """The correlation kernel: w itself, or w flipped on both spatial axes for convolution."""
+    return w[:, :, ::-1, ::-1] if kind == "convolution" else w

@@ -1,0 +1,104 @@
+"""The engine table: every way convprop computes F, G_delta and G_gw, one row each.
+
+An engine is a module with ``supports(g)``, ``forward(z, w, g)``, ``adjoint_input(eps, w, g)``
+and ``adjoint_weight(eps, z, g)``, all on 4-D arrays of one float dtype in the correlation form
+(the kernel already flipped for true convolution). An engine that adds a bias inside its
+forward, or gets the bias gradient from its G_gw, takes ``b`` and ``with_bias`` itself
+(``batch_last``); the others are given them by :func:`_plain`. A new engine is one module and
+one row of :data:`ENGINES`; ``method="auto"`` picks by :func:`auto_method`, the one rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from convprop.conv.geometry import ConvGeometry
+
+from . import batch_last, direct, fft, im2col, shifted_runs
+
+
+class Engine(NamedTuple):
+    """One row of the table: the engine's F, G_delta, G_gw and what it can compute."""
+
+    supports: Callable[[ConvGeometry], bool]
+    forward: Callable[..., np.ndarray]  # (z, w, g, b) -> x = z (star) w + b, b may be None
+    adjoint_input: Callable[..., np.ndarray]  # (eps, w, g) -> delta
+    adjoint_weight: Callable[..., tuple]  # (eps, z, g, with_bias) -> (g_w, g_b or None)
+    summary: str
+
+
+def _plain(engine, summary: str) -> Engine:
+    """The row of an engine that knows nothing of the bias: added after F, summed for G."""
+
+    def forward(z, w, g, b=None):
+        x = engine.forward(z, w, g)
+        if b is not None:
+            x += b.reshape(-1, 1, 1)
+        return x
+
+    def adjoint_weight(eps, z, g, with_bias=False):
+        g_b = np.einsum("nohw->o", eps) if with_bias else None
+        return engine.adjoint_weight(eps, z, g), g_b
+
+    return Engine(engine.supports, forward, engine.adjoint_input, adjoint_weight, summary)
+
+
+ENGINES: dict[str, Engine] = {
+    "direct": _plain(direct, "a product per kernel tap, no patch matrix"),
+    "im2col": _plain(im2col, "the patch matrix, one GEMM per block of images (image-major)"),
+    "batch_last": Engine(
+        batch_last.supports,
+        batch_last.forward,
+        batch_last.adjoint_input,
+        batch_last.adjoint_weight,
+        "the patch matrix with the batch innermost, one GEMM per batch (small images)",
+    ),
+    "shifted_runs": _plain(
+        shifted_runs, "one channel in and out, stride 1: taps as shifted runs of the batch"
+    ),
+    "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels"),
+}
+METHODS = ("auto", *ENGINES)
+
+
+def auto_method(g: ConvGeometry) -> str:
+    """The engine ``method="auto"`` uses on geometry ``g``, the same for F, G_delta and G_gw.
+
+    Calibrated on the engine table of ``convprop bench`` (float32, 2 cores, each engine forced
+    in turn on each row) and the kernel sweep of ``convprop.bench.scaling``:
+
+    * stride 1 and a kernel of 64 taps or more (8x8 and up): fft, whose cost grows with the
+      image and not with the kernel (11x11 on 8x3x64x64: F and G_gw about even with im2col,
+      G_delta half of it; 15x15: about half of im2col throughout);
+    * one channel in and out, stride 1 (the seed's layer): shifted_runs;
+    * a batch of 4 or more small images (``Ho * Wp <= 1024``, LeNet's): batch_last, whose
+      GEMMs are large enough to run the BLAS well and whose results stay batch-last;
+    * otherwise im2col.
+    """
+    if g.wide and g.kh * g.kw >= 64:
+        return "fft"
+    if g.c == g.o == 1 and g.wide:
+        return "shifted_runs"
+    if g.n >= 4 and g.ho * g.wp <= 1024:
+        return "batch_last"
+    return "im2col"
+
+
+def engine_for(method: str, g: ConvGeometry) -> Engine:
+    """The engine ``method`` names for geometry ``g``: ValueError (one line) if there is no
+    such engine or it cannot compute this geometry."""
+    if method == "auto":
+        return ENGINES[auto_method(g)]
+    engine = ENGINES.get(method)
+    if engine is None:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not engine.supports(g):
+        raise ValueError(
+            f"method {method!r} cannot compute this convolution: it needs "
+            f"{engine.supports.__doc__.strip().rstrip('.').lower()}, got C_in={g.c}, "
+            f"C_out={g.o}, stride {(g.sh, g.sw)}"
+        )
+    return engine
