@@ -1,19 +1,19 @@
-r"""Adam and AdamW (Kingma and Ba, 2015; Loshchilov and Hutter, 2019), as PyTorch computes them.
+r"""Adam and AdamW (Kingma and Ba, 2015; Loshchilov and Hutter, 2019), as PyTorch defines them.
 
 With gradient ``g``, step count ``t`` (1 on the first step), learning rate ``lr``, betas
 ``(beta1, beta2)``, ``eps`` and weight decay ``wd``::
 
     g <- g + wd * theta                     (Adam: L2 penalty in the gradient)
     theta <- theta * (1 - lr * wd)          (AdamW instead: decoupled weight decay)
-    m <- m + (1 - beta1) * (g - m)          (= beta1 m + (1 - beta1) g; m starts at 0)
+    m <- beta1 * m + (1 - beta1) * g        (m starts at 0)
     s <- beta2 * s + (1 - beta2) * g * g    (s starts at 0)
     s_max <- max(s_max, s)                  (amsgrad only; then s_max replaces s below)
-    theta <- theta - lr / (1 - beta1**t) * m / (sqrt(s) / sqrt(1 - beta2**t) + eps)
+    m_hat <- m / (1 - beta1**t);  s_hat <- s / (1 - beta2**t)
+    theta <- theta - lr * m_hat / (sqrt(s_hat) + eps)
 
-The operation order is that of ``torch.optim.Adam``'s ``_single_tensor_adam``, in plain NumPy.
-The results agree with PyTorch's to about 1e-13 relative after 100 steps, not bit for bit:
-PyTorch's CPU ``sqrt`` is not correctly rounded (it can be one ulp off) while NumPy's is, so
-unlike :mod:`convprop.optim.sgd` nothing would be gained by fusing the multiply-adds.
+What the tests check: :class:`Adam` and :class:`AdamW` follow ``torch.optim.Adam`` and
+``torch.optim.AdamW`` over 100 steps (every option) to a relative error of 1e-6 in float32 and
+1e-12 in float64; PyTorch orders the same arithmetic differently, so not bit for bit.
 """
 
 from __future__ import annotations
@@ -46,29 +46,28 @@ def adam_step(
     """One Adam step (AdamW if ``decoupled_weight_decay``), updating the arrays in place.
 
     ``exp_avg`` is ``m``, ``exp_avg_sq`` is ``s``, ``max_exp_avg_sq`` is ``s_max`` (needed only
-    with ``amsgrad``); ``step`` is ``t``, counting this step. ``grad`` is left unchanged.
+    with ``amsgrad``); ``step`` is ``t``, counting this step. ``grad`` is left unchanged. The
+    update is the module's equations, line for line.
     """
+    m, s, t = exp_avg, exp_avg_sq, step
     g = -grad if maximize else grad
     if weight_decay != 0:
         if decoupled_weight_decay:
             param *= 1 - lr * weight_decay
         else:
             g = g + weight_decay * param
-    exp_avg += (1 - beta1) * (g - exp_avg)  # PyTorch's lerp(m, g, 1 - beta1)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * g * g
+    m *= beta1
+    m += (1 - beta1) * g  # m <- beta1 * m + (1 - beta1) * g
+    s *= beta2
+    s += (1 - beta2) * g * g  # s <- beta2 * s + (1 - beta2) * g * g
     if amsgrad:
         if max_exp_avg_sq is None:
             raise ValueError("amsgrad needs max_exp_avg_sq")
-        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        second = max_exp_avg_sq
-    else:
-        second = exp_avg_sq
-    bias_correction1 = 1 - beta1**step
-    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-    step_size = lr / bias_correction1
-    denom = np.sqrt(second) / bias_correction2_sqrt + eps
-    param += (-step_size * exp_avg) / denom
+        s = np.maximum(max_exp_avg_sq, s, out=max_exp_avg_sq)
+    # With at most two temporaries alive, glibc keeps reusing their memory (a named m_hat and
+    # s_hat cost LeNet-5 200 page faults a step).
+    denom = np.sqrt(s / (1 - beta2**t)) + eps  # sqrt(s_hat) + eps
+    param -= lr * (m / (1 - beta1**t)) / denom  # theta <- theta - lr * m_hat / denom
 
 
 def _check_adam_group(group: dict[str, Any]) -> None:
