@@ -10,8 +10,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as tF
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -164,6 +162,8 @@ _PLAUSIBLE_CALL = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(call=st.one_of(_ANY_CALL, _PLAUSIBLE_CALL))
 def test_conv_fuzz_raises_value_error_or_matches_torch(call):
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
     z_shape, w_shape = list(call.pop("z_shape")), list(call.pop("w_shape"))
     if len(z_shape) == 4 and len(w_shape) == 2:  # a plausible batch: kernel (O, C, kh, kw)
         w_shape = [2, z_shape[1], *w_shape]

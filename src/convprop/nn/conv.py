@@ -7,15 +7,8 @@ import numpy as np
 from convprop import ops
 from convprop.nn.init import generator, initial_bias, initialise
 from convprop.nn.module import Module, Parameter
+from convprop.ops.pool import pair
 from convprop.tensor import Tensor
-
-
-def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
-    """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; anything else is a ValueError naming ``name``."""
-    both = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-    if len(both) != 2 or not all(isinstance(v, int | np.integer) for v in both):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return int(both[0]), int(both[1])
 
 
 class Conv2d(Module):

@@ -8,7 +8,7 @@ than on two of the same layout (1.5 ms against 0.12 ms for ``g * (x > 0)`` on Le
 activation, 64x6x28x28), and a transposing copy costs about 0.4 ms there. So an op that
 combines an activation with a new array makes the new one in the activation's layout
 (``np.empty_like`` does), and converts an incoming gradient of another layout once
-(:func:`as_layout`). The values never depend on the layout; ``tests/test_ops.py`` checks, for
+(:func:`as_layout`). The values never depend on the layout; ``tests/ops/test_ops.py`` checks, for
 every primitive, both layouts in and the declared layout out. These helpers are the only code
 that knows about layouts.
 """

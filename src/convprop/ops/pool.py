@@ -17,7 +17,8 @@ from convprop.ops.primitive import Primitive
 from convprop.tensor import Tensor
 
 
-def _pair(value, name: str) -> tuple[int, int]:
+def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    """``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``; anything else is a ValueError naming ``name``."""
     pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int | np.integer) for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
@@ -28,9 +29,9 @@ def pool_geometry(shape, kernel_size, stride=None, padding=0):
     """Check a pooling configuration; return ``(k, s, p, (Ho, Wo))`` as pairs."""
     if len(shape) != 4:
         raise ValueError(f"pooling expects an (N, C, H, W) tensor, got shape {tuple(shape)}")
-    k = _pair(kernel_size, "kernel_size")
-    s = k if stride is None else _pair(stride, "stride")
-    p = _pair(padding, "padding")
+    k = pair(kernel_size, "kernel_size")
+    s = k if stride is None else pair(stride, "stride")
+    p = pair(padding, "padding")
     if min(k) < 1 or min(s) < 1:
         raise ValueError(f"kernel_size {k} and stride {s} must be positive")
     if min(p) < 0 or p[0] > k[0] // 2 or p[1] > k[1] // 2:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as tF
 
 import convprop as cp
 from convprop import ops
@@ -22,6 +20,8 @@ CASES = [
 @pytest.mark.parametrize(("shape", "k", "s", "p"), CASES)
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pooling_matches_pytorch_forward_and_backward(shape, k, s, p, kind):
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
     z = np.random.default_rng(0).permutation(int(np.prod(shape))).reshape(shape) * 0.01
     ours_fn = ops.max_pool2d if kind == "max" else ops.avg_pool2d
     theirs_fn = tF.max_pool2d if kind == "max" else tF.avg_pool2d
@@ -70,6 +70,8 @@ def test_pooling_keeps_float32_and_names_bad_input():
 @pytest.mark.parametrize(("shape", "k", "s", "p"), CASES)
 def test_max_pool_with_many_ties_sends_each_gradient_where_pytorch_does(shape, k, s, p):
     """Values from {0, 1, 2}: most windows hold their maximum more than once."""
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
     z = np.random.default_rng(2).integers(0, 3, shape).astype(np.float64)
     tz = cp.Tensor(z, dtype=np.float64, requires_grad=True)
     out = ops.max_pool2d(tz, k, s, p)

@@ -8,14 +8,14 @@ import pytest
 import convprop as cp
 from convprop.check import adjoint_test, gradcheck
 from convprop.ops import PRIMITIVES
-from tests.samples import SAMPLES
+from tests.ops.samples import SAMPLES
 
 NAMES = sorted(PRIMITIVES)
 
 
 def test_every_primitive_has_a_sample():
     missing = sorted(set(PRIMITIVES) - set(SAMPLES))
-    assert not missing, f"primitives without a test sample in tests/samples.py: {missing}"
+    assert not missing, f"primitives without a test sample in tests/ops/samples.py: {missing}"
     stale = sorted(set(SAMPLES) - set(PRIMITIVES))
     assert not stale, f"samples for primitives that do not exist: {stale}"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from convprop.optim import SGD, Adam, AdamW
-from tests.test_optim import SHAPES, Param, gradients, initial, train, two_groups
+from tests.optim.test_steps import SHAPES, Param, gradients, initial, train, two_groups
 
 CHECKPOINTED = {
     "sgd": lambda p: SGD(two_groups(p, {"lr": 0.01}), lr=0.1, momentum=0.9, weight_decay=1e-3),

@@ -3,7 +3,7 @@
 ``method=`` forces each engine (an engine that cannot compute a shape must refuse it): batches
 of small images (``batch_last``, the batch innermost, F keeping its patch matrix for G_gw) and
 one channel in and out (``shifted_runs``). Each is checked here against PyTorch, central
-differences and the dot-product identity, as ``test_conv.py`` checks the general shapes.
+differences and the dot-product identity, as ``test_functions.py`` checks the general shapes.
 """
 
 import numpy as np
@@ -15,7 +15,13 @@ import convprop as cp
 from convprop import conv, ops
 from convprop.conv import workspace
 from convprop.conv.engines import batch_last
-from tests.test_conv import KINDS, explicit_pads, numeric_gradient, refused, torch_reference
+from tests.conv.test_functions import (
+    KINDS,
+    explicit_pads,
+    numeric_gradient,
+    refused,
+    torch_reference,
+)
 
 torch = pytest.importorskip("torch")
 tF = torch.nn.functional

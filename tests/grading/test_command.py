@@ -11,7 +11,7 @@ import pytest
 
 from convprop.cli import main
 from convprop.grading.command import COLUMNS, add_arguments, run
-from tests.submissions.gallery import BATCHED, GALLERY, VECTORISED
+from tests.grading.submissions.gallery import BATCHED, GALLERY, VECTORISED
 
 SMALL = ["--input-shape", "10,10", "--kernel-shape", "3,3"]
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from convprop.optim import SGD, Adam, AdamW, StepLR
-from tests.test_optim import (
+from tests.optim.test_schedule import SCHEDULES, lr_sequence
+from tests.optim.test_steps import (
     ADAM_GRID,
     SGD_GRID,
     Param,
@@ -26,7 +27,6 @@ from tests.test_optim import (
     run_ours,
     two_groups,
 )
-from tests.test_optim_schedule import SCHEDULES, lr_sequence
 
 torch = pytest.importorskip("torch")
 

@@ -1,7 +1,7 @@
 """Layers against PyTorch; Module structure, modes and state dicts; initialisers; models.
 
 Parameters (frozen ones too), buffers, containers and the order of Sequential are in
-test_nn_module.py.
+test_module.py.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convprop.optim import SGD, CosineAnnealingLR, LinearLR, MultiStepLR, StepLR
-from tests.test_optim import Param
+from tests.optim.test_steps import Param
 
 SCHEDULES = {
     "step": lambda o: StepLR(o, 4, gamma=0.5),

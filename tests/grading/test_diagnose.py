@@ -1,6 +1,6 @@
 """convprop.grading.diagnose_conv and check_file: name the slip, pass the right answers.
 
-The gallery (tests/submissions/gallery.py) is written into tmp_path as one file per
+The gallery (tests/grading/submissions/gallery.py) is written into tmp_path as one file per
 submission and checked in a child process, as `convprop check` does; the catalogue's other
 entries are checked in-process on small arrays.
 """
@@ -15,7 +15,7 @@ import pytest
 from convprop import conv
 from convprop.experiments import exam
 from convprop.grading import CODES, Finding, Report, Submission, check_file, diagnose_conv
-from tests.submissions.gallery import GALLERY, SMALL, seed_source
+from tests.grading.submissions.gallery import GALLERY, SMALL, seed_source
 
 
 def _codes(report: Report) -> list[str]:
