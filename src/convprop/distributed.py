@@ -76,7 +76,7 @@ class MPICommunicator(Serial):
         """Sum every ``p.grad`` and the ``scalars`` over all processes: one Allreduce."""
         sizes = [p.data.size for p in params]
         total = sum(sizes) + len(scalars)
-        dtype = params[0].data.dtype
+        dtype = params[0].data.dtype if params else np.dtype(np.float64)  # all frozen: scalars
         if self._buffer is None or self._buffer.size != total or self._buffer.dtype != dtype:
             self._buffer = np.empty(total, dtype=dtype)  # reused across steps
         flat, offset = self._buffer, 0

@@ -106,7 +106,9 @@ class Tensor:
         self._node: Node | None = None
 
     @classmethod
-    def _from_op(cls, data: np.ndarray, node: Node | None) -> Tensor:
+    def from_op(cls, data: np.ndarray, node: Node | None) -> Tensor:
+        """The output ``data`` of a primitive (no copy, no dtype conversion), made by ``node``
+        (None when no gradient is recorded). Used by :class:`convprop.ops.Primitive`."""
         out = cls.__new__(cls)
         out.data, out.grad, out._node = data, None, node
         out.requires_grad = node is not None

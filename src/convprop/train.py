@@ -59,13 +59,15 @@ def evaluate(
     modes = {m: m.training for m in model.modules()}  # restored below, layer by layer
     model.eval()
     total, predictions = 0.0, []
-    for start in range(0, len(labels), batch_size):
-        logits = model(Tensor(images[start : start + batch_size]))
-        y = labels[start : start + batch_size]
-        total += float(cross_entropy(logits, y, reduction="sum").data)
-        predictions.append(np.argmax(logits.data, axis=1))
-    for m, mode in modes.items():
-        m.training = mode
+    try:
+        for start in range(0, len(labels), batch_size):
+            logits = model(Tensor(images[start : start + batch_size]))
+            y = labels[start : start + batch_size]
+            total += float(cross_entropy(logits, y, reduction="sum").data)
+            predictions.append(np.argmax(logits.data, axis=1))
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
     predicted = np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
     loss_sum, correct, count = comm.sum_scalars([total, np.sum(predicted == labels), len(labels)])
     return loss_sum / count, correct / count, predicted

@@ -6,6 +6,9 @@ one channel in and out (``shifted_runs``). Each is checked here against PyTorch,
 differences and the dot-product identity, as ``test_functions.py`` checks the general shapes.
 """
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -202,13 +205,33 @@ def test_op_kept_patch_taken_over_falls_back_to_z():
 
 def test_workspace_keeps_an_array_for_its_tag_only():
     z, g = np.zeros(3), conv.conv_geometry((5, 5), (3, 3))
-    a = workspace.keep("probe", (3, 4), np.float32, (z, g))
+    a = workspace.keep("probe", (3, 4), np.float32)
+    assert workspace.kept("probe", (z, g)) is None  # not marked yet: being filled
+    workspace.mark("probe", (z, g))
     assert workspace.kept("probe", (z, g)) is a
     assert workspace.kept("probe", (z.copy(), g)) is None  # another z, even of equal values
     assert workspace.kept("probe", (z, conv.conv_geometry((5, 5), (3, 3)))) is None
-    b = workspace.keep("probe", (3, 4), np.float32, (z.copy(), g))  # taken over
+    b = workspace.keep("probe", (3, 4), np.float32)  # taken over
+    workspace.mark("probe", (z.copy(), g))
     assert b is a and workspace.kept("probe", (z, g)) is None
-    assert workspace.keep("huge", (workspace.SCRATCH_LIMIT + 1,), np.uint8, ()) is None
+    assert workspace.keep("huge", (workspace.SCRATCH_LIMIT + 1,), np.uint8) is None
+
+
+def test_workspace_holds_no_input_alive_and_a_bounded_number_of_arrays():
+    z, g = np.zeros(3), conv.conv_geometry((5, 5), (3, 3))
+    alive = weakref.ref(z)
+    workspace.keep("weak", (2,), np.float32)
+    workspace.mark("weak", (z, g))
+    del z
+    gc.collect()
+    assert alive() is None  # the tag held z weakly
+    first = np.zeros(1)
+    workspace.keep(("lru", 0), (2,), np.float32)
+    workspace.mark(("lru", 0), (first,))
+    assert workspace.kept(("lru", 0), (first,)) is not None
+    for i in range(1, workspace.KEEP_LIMIT + 1):
+        workspace.keep(("lru", i), (2,), np.float32)
+    assert workspace.kept(("lru", 0), (first,)) is None  # the least recently kept, dropped
 
 
 def test_batch_last_g_w_reuses_the_patch_only_for_fs_z_and_geometry():

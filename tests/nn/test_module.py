@@ -9,6 +9,7 @@ import pytest
 import convprop as cp
 from convprop import nn, optim
 from convprop.models import build_model
+from convprop.optim import SGD
 
 
 class Norm(nn.Module):
@@ -59,11 +60,15 @@ def test_parameters_buffers_and_state_dict_keys_follow_pytorch():
     assert model.state_dict()["1.seen"].dtype == np.int64
 
 
-def test_a_trainable_leaf_set_as_attribute_becomes_a_parameter_over_the_same_array():
+def test_a_trainable_leaf_set_as_attribute_becomes_a_parameter_the_same_object():
     w = cp.Tensor(np.arange(3.0), requires_grad=True)
     layer = Norm(3)
     layer.scale = w
-    assert isinstance(layer.scale, nn.Parameter) and layer.scale.data is w.data
+    assert isinstance(layer.scale, nn.Parameter) and layer.scale is w  # an optimizer given w
+    opt = SGD([w], lr=0.5)  # (as before the module took it) trains the module's parameter
+    (layer.scale * 1.0).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(layer.scale.data, np.arange(3.0) - 0.5)
     assert all(p is not layer.constant for p in layer.parameters())  # a plain constant: not one
     layer.register_parameter("extra", cp.Tensor(np.ones(2)))
     assert [n for n, _ in layer.named_parameters()] == ["scale", "extra"]

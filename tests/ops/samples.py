@@ -67,9 +67,15 @@ def _conv_ref(z: np.ndarray, w: np.ndarray, *, pad: int = 0) -> np.ndarray:
     )
 
 
-def _pool_windows(z: np.ndarray, k: int) -> np.ndarray:
-    n, c, h, w = z.shape
-    return z[:, :, : h // k * k, : w // k * k].reshape(n, c, h // k, k, w // k, k)
+def _pool_loops(z: np.ndarray, k: int, s: int, p: int, reduce, fill: float) -> np.ndarray:
+    """Pooling by a loop over output positions, windows of the input padded with ``fill``."""
+    zp = np.pad(z, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill)
+    ho, wo = (zp.shape[2] - k) // s + 1, (zp.shape[3] - k) // s + 1
+    out = np.empty((*z.shape[:2], ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = reduce(zp[:, :, s * i : s * i + k, s * j : s * j + k], axis=(2, 3))
+    return out
 
 
 LABELS = np.array([2, 0, 1, 2])
@@ -142,14 +148,15 @@ SAMPLES: dict[str, Sample] = {
         lambda z, w, b: ops.conv2d(z, w, b, padding=1),
     ),
     # pooling
+    # (padded and overlapping windows: the layout test then covers the padded copies)
     "max_pool2d": Sample(
-        _inputs(_distinct(2, 3, 4, 6)),
-        lambda z: _pool_windows(z, 2).max(axis=(3, 5)),
-        lambda z: ops.max_pool2d(z, 2),
+        _inputs(_distinct(2, 3, 5, 6)),
+        lambda z: _pool_loops(z, 3, 2, 1, np.max, -np.inf),
+        lambda z: ops.max_pool2d(z, 3, 2, 1),
     ),
     "avg_pool2d": Sample(
         _inputs(_n(2, 3, 5, 6)),
-        lambda z: _pool_windows(z, 2).mean(axis=(3, 5)),
-        lambda z: ops.avg_pool2d(z, 2),
+        lambda z: _pool_loops(z, 3, 2, 1, np.mean, 0.0),
+        lambda z: ops.avg_pool2d(z, 3, 2, 1),
     ),
 }

@@ -7,11 +7,14 @@ freed blocks to the system, and touching them again costs a page fault per 4 KiB
 
 * :func:`scratch` ``(name, shape, dtype)``: an uninitialised array, valid until the next
   request for the same ``name`` in this thread. Never handed to a caller.
-* :func:`keep` ``(key, shape, dtype, tag)``: an array that outlives the call, tagged with what
-  it was built from; :func:`kept` ``(key, tag)`` returns it only while the tag still matches
-  (compared by identity, item by item), else None. The batch-last engine's F keeps its patch
-  matrix under the tag ``(z, geometry)``, and its G_gw reuses it when called with that same
-  z and geometry object (as the autodiff op does); a later F of the same key takes it over.
+* :func:`keep` ``(key, shape, dtype)``: an array that outlives the call, untagged until
+  :func:`mark` ``(key, tag)`` says what it now holds (call it once the array is filled, so an
+  interrupted fill leaves no tag); :func:`kept` ``(key, tag)`` returns the array only while the
+  tag still matches, compared by identity item by item (arrays held weakly: a kept patch keeps
+  no input alive). The batch-last engine's F keeps its patch matrix, marks it ``(z, geometry)``
+  when filled, and its G_gw reuses it when called with that same z and geometry object (as the
+  autodiff op does); a later F of the same key takes it over. At most :data:`KEEP_LIMIT` keys
+  are kept per thread, the least recently kept dropped first.
 * :func:`clear`: release this thread's workspace (the engines rebuild it on demand).
 
 Arrays over :data:`SCRATCH_LIMIT` bytes are not pooled: scratch allocates them afresh, keep
@@ -21,16 +24,20 @@ refuses them (None).
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Callable, Hashable
 from math import prod
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 SCRATCH_LIMIT = 1 << 26  # larger work arrays are allocated afresh and not kept
+KEEP_LIMIT = 8  # kept arrays per thread (a model's conv layers, train and eval batch sizes)
 
 _local = threading.local()
 
 
-def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+def scratch(name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
     """An uninitialised work array, reused by the next call with the same ``name`` (per thread).
 
     Valid until the next ``scratch(name, ...)`` in this thread; never handed to a caller.
@@ -46,26 +53,44 @@ def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
-def keep(key, shape: tuple[int, ...], dtype, tag: tuple) -> np.ndarray | None:
-    """A work array kept under ``key`` with ``tag`` until the next ``keep`` of that key;
-    None when larger than :data:`SCRATCH_LIMIT`. ``key`` must be hashable."""
+def keep(key: Hashable, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray | None:
+    """A work array kept under ``key`` (hashable) until the next ``keep`` of that key, untagged
+    until :func:`mark`; None when larger than :data:`SCRATCH_LIMIT`."""
     dtype = np.dtype(dtype)
     if prod(shape) * dtype.itemsize > SCRATCH_LIMIT:
         return None
     store = _local.__dict__.setdefault("kept", {})
-    entry = store.get(key)
+    entry = store.pop(key, None)  # re-inserted last: the most recently kept
     if entry is None or entry[0].shape != shape or entry[0].dtype != dtype:
-        entry = store[key] = [np.empty(shape, dtype), tag]
-    entry[1] = tag
+        entry = [np.empty(shape, dtype), None]
+    entry[1] = None
+    store[key] = entry
+    while len(store) > KEEP_LIMIT:
+        del store[next(iter(store))]
     return entry[0]
 
 
-def kept(key, tag: tuple) -> np.ndarray | None:
-    """The array kept under ``key`` if it was kept with this very ``tag``, else None."""
+def mark(key: Hashable, tag: tuple) -> None:
+    """Record that the array kept under ``key`` now holds what ``tag`` describes."""
     entry = _local.__dict__.get("kept", {}).get(key)
-    if entry is None or len(entry[1]) != len(tag):
+    if entry is not None:
+        entry[1] = tuple(_weak(item) for item in tag)
+
+
+def kept(key: Hashable, tag: tuple) -> np.ndarray | None:
+    """The array kept under ``key`` if it was marked with this very ``tag``, else None."""
+    entry = _local.__dict__.get("kept", {}).get(key)
+    if entry is None or entry[1] is None or len(entry[1]) != len(tag):
         return None
-    return entry[0] if all(a is b for a, b in zip(entry[1], tag, strict=True)) else None
+    return entry[0] if all(ref() is t for ref, t in zip(entry[1], tag, strict=True)) else None
+
+
+def _weak(item: object) -> Callable[[], object]:
+    """A weak reference to ``item`` where it takes one (arrays), else a strong one."""
+    try:
+        return weakref.ref(item)
+    except TypeError:  # tuples (a geometry), numbers
+        return lambda: item
 
 
 def clear() -> None:

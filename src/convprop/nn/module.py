@@ -4,7 +4,7 @@ A layer sets its parameters and its sub-layers as plain attributes in ``__init__
 finds them in attribute order. The rule, in full:
 
 - a **parameter** is an attribute holding a :class:`Parameter`. A leaf Tensor with
-  ``requires_grad=True`` set as an attribute becomes one (a Parameter over the same array), so
+  ``requires_grad=True`` set as an attribute becomes one (the same object, its class changed), so
   ``self.weight = Tensor(w, requires_grad=True)`` registers it; freezing it later
   (``requires_grad=False``) keeps it a parameter, in ``parameters()`` and ``state_dict()``;
 - a **buffer** is an attribute named by :meth:`Module.register_buffer` (running statistics,
@@ -58,7 +58,8 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if type(value) is Tensor and value.requires_grad and value.is_leaf:
-            value = Parameter(value)  # a trainable leaf set on a module is its parameter
+            value.__class__ = Parameter  # a trainable leaf set on a module is its parameter:
+            # the same object (an optimizer given it trains the module's), now a Parameter
         object.__setattr__(self, name, value)
 
     # -- registration ----------------------------------------------------------------------

@@ -63,13 +63,20 @@ def _taps(k, s, out):
 
 
 def _padded(z, p, value):
+    """z with ``p`` rows and columns of ``value`` around each image, in z's memory layout."""
     if p == (0, 0):
         return z
-    return np.pad(z, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=value)
+    n, c, h, w = z.shape
+    zp = np.full_like(z, value, shape=(n, c, h + 2 * p[0], w + 2 * p[1]))
+    zp[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = z
+    return zp
 
 
 def _crop(gz, p):
-    return gz[:, :, p[0] : gz.shape[2] - p[0], p[1] : gz.shape[3] - p[1]]
+    """The inside of padded ``gz``: gz itself without padding, else a copy in gz's layout."""
+    if p == (0, 0):
+        return gz
+    return gz[:, :, p[0] : gz.shape[2] - p[0], p[1] : gz.shape[3] - p[1]].copy(order="K")
 
 
 # max_pool2d  F: x[n,c,i,j] = max_{a,b} z[n,c, s i + a, s j + b]

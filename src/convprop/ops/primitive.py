@@ -75,7 +75,7 @@ class Primitive:
         tensors = _as_tensors(inputs)
         out, ctx = self.forward(*(t.data for t in tensors), **params)
         record = is_grad_enabled() and any(t.requires_grad for t in tensors)
-        return Tensor._from_op(out, Node(self, tensors, ctx) if record else None)
+        return Tensor.from_op(out, Node(self, tensors, ctx) if record else None)
 
     def vjp(self, g: np.ndarray, node: Node) -> tuple[np.ndarray | None, ...]:
         """Apply G to the error ``g`` at ``node``'s output."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from convprop.conv.geometry import ConvGeometry
-from convprop.conv.workspace import keep, kept, scratch
+from convprop.conv.workspace import keep, kept, mark, scratch
 
 BATCH_BYTES = 8 << 20  # patch bytes per block of images
 
@@ -107,7 +107,7 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray
     w2 = np.ascontiguousarray(w2)
     blocks = list(_blocks(g, z.itemsize))
     k, width = w2.shape[1], g.ho * g.wo * (blocks[0][1] - blocks[0][0])
-    patches = keep(("batch_last", g), (len(blocks), k, width), z.dtype, (z, g))
+    patches = keep(("batch_last", g), (len(blocks), k, width), z.dtype)
     xt = np.empty((g.o, g.ho, g.wo, g.n), z.dtype)
     for i, (n0, n1) in enumerate(blocks):
         cols = g.ho * g.wo * (n1 - n0)
@@ -119,6 +119,8 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray
         np.matmul(w2, _patch(z, g, n0, n1, rows, ones=b is not None), out=out.reshape(g.o, -1))
         if out is not xt:
             xt[..., n0:n1] = out
+    if patches is not None:
+        mark(("batch_last", g), (z, g))  # filled: G_gw may reuse it for this z and g
     return xt.transpose(3, 0, 1, 2)
 
 
