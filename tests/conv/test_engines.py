@@ -252,6 +252,9 @@ def test_batch_last_g_w_reuses_the_patch_only_for_fs_z_and_geometry():
     np.testing.assert_allclose(  # no geometry: a fresh one, so the patch is rebuilt
         conv.conv2d_adjoint_weight(eps, z, padding=1, method="batch_last"), expected, rtol=1e-5
     )
+    workspace.clear()
+    conv.conv2d(z, w, padding=1, method="batch_last")  # no geometry given: nothing kept
+    assert workspace.kept_keys() == []
 
 
 def test_workspace_clear_releases_it_and_the_engines_rebuild_it():

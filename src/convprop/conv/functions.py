@@ -63,7 +63,8 @@ def conv2d(
                 f"bias of shape {b.shape} needs a 4-D kernel with as many output channels, "
                 f"got kernel {w.shape[-4:] if not single else w.shape[2:]}"
             )
-    x = engine_for(method, g).forward(z, oriented(w, g.kind), g, b)
+    # with the caller's geometry, G may follow with it: the engine may keep work for G_gw
+    x = engine_for(method, g).forward(z, oriented(w, g.kind), g, b, keep=geometry is not None)
     return finish(x, dtypes, single, contiguous)
 
 

@@ -85,6 +85,11 @@ def kept(key: Hashable, tag: tuple) -> np.ndarray | None:
     return entry[0] if all(ref() is t for ref, t in zip(entry[1], tag, strict=True)) else None
 
 
+def kept_keys() -> list[Hashable]:
+    """The keys of this thread's kept arrays, least recently kept first."""
+    return list(_local.__dict__.get("kept", {}))
+
+
 def _weak(item: object) -> Callable[[], object]:
     """A weak reference to ``item`` where it takes one (arrays), else a strong one."""
     try:

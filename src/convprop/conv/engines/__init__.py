@@ -3,7 +3,8 @@
 An engine is a module with ``supports(g)``, ``forward(z, w, g)``, ``adjoint_input(eps, w, g)``
 and ``adjoint_weight(eps, z, g)``, all on 4-D arrays of one float dtype in the correlation form
 (the kernel already flipped for true convolution). An engine that adds a bias inside its
-forward, or gets the bias gradient from its G_gw, takes ``b`` and ``with_bias`` itself
+forward, or gets the bias gradient from its G_gw, takes ``b`` and ``with_bias`` itself, and
+``keep`` (the caller will call G_gw with this z and geometry: work may be kept for it)
 (``batch_last``); the others are given them by :func:`_plain`. A new engine is one module and
 one row of :data:`ENGINES`; ``method="auto"`` picks by :func:`auto_method`, the one rule.
 """
@@ -24,7 +25,7 @@ class Engine(NamedTuple):
     """One row of the table: the engine's F, G_delta, G_gw and what it can compute."""
 
     supports: Callable[[ConvGeometry], bool]
-    forward: Callable[..., np.ndarray]  # (z, w, g, b) -> x = z (star) w + b, b may be None
+    forward: Callable[..., np.ndarray]  # (z, w, g, b, keep) -> x = z (star) w + b, b may be None
     adjoint_input: Callable[..., np.ndarray]  # (eps, w, g) -> delta
     adjoint_weight: Callable[..., tuple]  # (eps, z, g, with_bias) -> (g_w, g_b or None)
     summary: str
@@ -33,7 +34,7 @@ class Engine(NamedTuple):
 def _plain(engine, summary: str) -> Engine:
     """The row of an engine that knows nothing of the bias: added after F, summed for G."""
 
-    def forward(z, w, g, b=None):
+    def forward(z, w, g, b=None, keep=False):
         x = engine.forward(z, w, g)
         if b is not None:
             x += b.reshape(-1, 1, 1)

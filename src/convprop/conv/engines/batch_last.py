@@ -17,8 +17,10 @@ images, to keep the patch in cache) measured no faster in a training step, whose
 flush the caches anyway, and up to twice as slow for G_delta in a loop over one layer.
 
 **Shared work between F and G_gw.** F adds a bias through a row of ones in the patch,
-``[w | b] @ [patch; 1]``, and leaves the patches of all blocks in the workspace
-(:func:`convprop.conv.workspace.keep`) tagged ``(z, geometry)``. G_gw called with that same z
+``[w | b] @ [patch; 1]``, and, when its caller will call G_gw with the same z and geometry
+(``keep``: the public functions say so when the caller passed ``geometry=``, as the autodiff
+op does), leaves the patches of all blocks in the workspace
+(:func:`convprop.conv.workspace.keep`) marked ``(z, geometry)``. G_gw called with that same z
 and geometry object (the autodiff op passes F's geometry on) multiplies eps by the kept patch
 instead of rebuilding it from z, and the ones row then also gives ``g_b = sum_{n,i,j} eps``.
 Any other call, or a patch taken over by a later F of the same geometry, rebuilds it from z.
@@ -37,8 +39,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop.conv import workspace
 from convprop.conv.geometry import ConvGeometry
-from convprop.conv.workspace import keep, kept, mark, scratch
+from convprop.conv.workspace import scratch
 
 BATCH_BYTES = 8 << 20  # patch bytes per block of images
 
@@ -94,12 +97,15 @@ def supports(g: ConvGeometry) -> bool:
     return True
 
 
-def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray:
+def forward(
+    z: np.ndarray, w: np.ndarray, g: ConvGeometry, b: np.ndarray | None = None, keep: bool = False
+) -> np.ndarray:
     """F: ``X = [w | b] @ [patch; 1]`` per block (no ones row without b), into ``xt``
     ``(O, Ho, Wo, N)``; returns the view ``xt.transpose(3, 0, 1, 2)``, ``(N, O, Ho, Wo)``.
 
-    The patches of all blocks stay in the workspace, ``(blocks, C*kh*kw [+ 1], Ho*Wo*nb)``,
-    tagged ``(z, g)``, for :func:`adjoint_weight`.
+    With ``keep`` (the caller will pass this z and g to G_gw), the patches of all blocks stay
+    in the workspace, ``(blocks, C*kh*kw [+ 1], Ho*Wo*nb)``, marked ``(z, g)`` once filled, for
+    :func:`adjoint_weight`; otherwise the patch is scratch, reused by the next call.
     """
     w2 = w.reshape(g.o, -1)
     if b is not None:
@@ -107,7 +113,8 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray
     w2 = np.ascontiguousarray(w2)
     blocks = list(_blocks(g, z.itemsize))
     k, width = w2.shape[1], g.ho * g.wo * (blocks[0][1] - blocks[0][0])
-    patches = keep(("batch_last", g), (len(blocks), k, width), z.dtype)
+    key = ("batch_last", g)
+    patches = workspace.keep(key, (len(blocks), k, width), z.dtype) if keep else None
     xt = np.empty((g.o, g.ho, g.wo, g.n), z.dtype)
     for i, (n0, n1) in enumerate(blocks):
         cols = g.ho * g.wo * (n1 - n0)
@@ -120,7 +127,7 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, b=None) -> np.ndarray
         if out is not xt:
             xt[..., n0:n1] = out
     if patches is not None:
-        mark(("batch_last", g), (z, g))  # filled: G_gw may reuse it for this z and g
+        workspace.mark(key, (z, g))  # filled: G_gw may reuse it for this z and g
     return xt.transpose(3, 0, 1, 2)
 
 
@@ -132,7 +139,7 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
     ones row gives ``g_b`` as the last column of the same product.
     """
     k = g.c * g.kh * g.kw
-    patches = kept(("batch_last", g), (z, g))
+    patches = workspace.kept(("batch_last", g), (z, g))
     ext = np.zeros((g.o, k if patches is None else patches.shape[1]), eps.dtype)
     for i, (n0, n1) in enumerate(_blocks(g, z.itemsize)):
         e = _eps_block(eps, g, n0, n1)
