@@ -11,29 +11,36 @@ gradient of its share of the global batch and one Allreduce sums them.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from convprop import optim
-from convprop.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from convprop.config import TrainConfig, make_optimizer, make_schedule
-from convprop.data import DataLoader, Split, load_dataset
+from convprop.config import TrainConfig
+from convprop.data import Split
 from convprop.distributed import Communicator, Serial
+from convprop.held_warnings import HeldWarnings
 from convprop.interrupt import Interrupted, StopFlag
 from convprop.memory import retain_freed_memory
-from convprop.models import build_model
 from convprop.nn import Module
 from convprop.ops import cross_entropy
 from convprop.report import ProgressBar, RunWriter
+from convprop.run import Run, Running, prepare
 from convprop.tensor import Tensor, no_grad
 
-__all__ = ["Diverged", "Interrupted", "Run", "evaluate", "fit", "prepare", "train", "train_step"]
+__all__ = [
+    "Diverged",
+    "Interrupted",
+    "Run",
+    "Running",
+    "evaluate",
+    "fit",
+    "prepare",
+    "train",
+    "train_step",
+]
 
 
 class Diverged(RuntimeError):
@@ -113,84 +120,6 @@ def train_step(
     return loss_sum, int(correct)
 
 
-@dataclass
-class Run:
-    """Everything a training run holds; :func:`prepare` builds it, :func:`fit` advances it."""
-
-    config: TrainConfig
-    split: Split
-    model: Module
-    optimizer: optim.Optimizer
-    schedule: optim.LRScheduler | None
-    loader: DataLoader
-    writer: RunWriter | None  # None on processes other than rank 0
-    comm: Communicator
-    epoch: int = 0  # epochs completed
-    step: int = 0  # batches completed in the current epoch
-    running: list[float] = field(default_factory=lambda: [0.0, 0, 0, 0.0])  # loss, right, n, s
-    history: list[dict[str, Any]] = field(default_factory=list)
-    timing: dict[str, float] = field(default_factory=dict)  # compute / communicate seconds
-
-    def save(self, path: Path | None = None) -> Path | None:
-        """Write the checkpoint (rank 0 only): weights, optimizer, schedule, progress."""
-        if self.writer is None:
-            return None
-        return save_checkpoint(
-            path or self.writer.checkpoint_path,
-            Checkpoint(
-                model=self.model.state_dict(),
-                optimizer=self.optimizer.state_dict(),
-                config=dataclasses.asdict(self.config),
-                progress={"epoch": self.epoch, "step": self.step, "running": self.running},
-                scheduler=None if self.schedule is None else self.schedule.state_dict(),
-                extra={
-                    "history": self.history,
-                    "num_classes": self.split.num_classes,
-                    "input_shape": list(self.split.input_shape),
-                    "normalisation": [self.split.mean, self.split.std],
-                },
-            ),
-        )
-
-
-def prepare(
-    config: TrainConfig,
-    out: str | Path,
-    *,
-    resume: str | Path | None = None,
-    split: Split | None = None,
-    comm: Communicator | None = None,
-) -> Run:
-    """Check the configuration, load the data, build the model and optimizer, and load the
-    checkpoint to resume from. Everything that can be wrong with the input fails here, before
-    any training (shapes of another model's checkpoint are named by parameter)."""
-    config.validate()
-    comm = comm or Serial()
-    state = load_checkpoint(resume) if resume is not None else None
-    split = split or load_dataset(config.dataset, config.data_dir)
-    if config.batch_size > len(split.train):
-        raise ValueError(
-            f"--batch-size {config.batch_size} is larger than the training set "
-            f"({len(split.train)} examples)"
-        )
-    rng = np.random.default_rng(config.seed)
-    model = build_model(config.model, split.input_shape, split.num_classes, rng, config.init)
-    comm.broadcast_parameters(model.parameters())
-    optimizer = make_optimizer(config, model.parameters())
-    schedule = make_schedule(config, optimizer)
-    loader = DataLoader(split.train, config.batch_size, shuffle=True, seed=config.seed)
-    writer = RunWriter(Path(out), config, split) if comm.rank == 0 else None
-    run = Run(config, split, model, optimizer, schedule, loader, writer, comm)
-    if state is not None:
-        model.load_state_dict(state.model)
-        optimizer.load_state_dict(state.optimizer)
-        if schedule is not None and state.scheduler is not None:
-            schedule.load_state_dict(state.scheduler)
-        run.epoch, run.step = state.progress["epoch"], state.progress["step"]
-        run.running, run.history = list(state.progress["running"]), list(state.extra["history"])
-    return run
-
-
 def fit(
     run: Run,
     *,
@@ -225,7 +154,7 @@ def fit(
             bar = ProgressBar(
                 f"epoch {run.epoch + 1}/{config.epochs}", len(batches), progress and comm.rank == 0
             )
-            start_time = time.perf_counter() - run.running[3]
+            start_time = time.perf_counter() - run.running.seconds
             for index in batches[run.step :]:
                 x, y = split.train[comm.share(index)]  # this process's part of the batch
                 try:
@@ -247,18 +176,8 @@ def fit(
                         f"large; lower --lr). {_last_good(run)}"
                     ) from None
                 run.step += 1
-                r = run.running
-                run.running = [
-                    r[0] + loss_sum,
-                    r[1] + correct,
-                    r[2] + len(index),
-                    time.perf_counter() - start_time,
-                ]
-                bar.update(
-                    run.step,
-                    run.running[0] / run.running[2],
-                    run.running[2] / max(run.running[3], 1e-9),
-                )
+                run.running.add(loss_sum, correct, len(index), time.perf_counter() - start_time)
+                bar.update(run.step, run.running.mean_loss, run.running.per_second)
                 if comm.any(stop.signal is not None):
                     bar.close()
                     raise Interrupted(run.save(), stop.signal or 0)
@@ -273,31 +192,6 @@ def fit(
     return run.writer.write_summary(
         run.history, run.model.num_parameters(), processes=comm.size, **_timing_summary(run)
     )
-
-
-class HeldWarnings:
-    """Warnings shown when the block ends, or dropped if it raises ``drop_on``.
-
-    Around one training step: a diverging step's NumPy RuntimeWarnings (overflow, invalid
-    value) would print before the one-line divergence message. Only ``warnings.showwarning``
-    is swapped for the block, so filters and once-per-place registries work as before.
-    """
-
-    def __init__(self, drop_on: type[BaseException]) -> None:
-        self.drop_on = drop_on
-        self.held: list[tuple[Any, ...]] = []
-
-    def __enter__(self) -> HeldWarnings:
-        self.show = warnings.showwarning
-        warnings.showwarning = lambda *args: self.held.append(args)
-        return self
-
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        warnings.showwarning = self.show
-        if not isinstance(error, self.drop_on):
-            for args in self.held:
-                self.show(*args)
-        self.held.clear()
 
 
 def _last_good(run: Run) -> str:
@@ -315,15 +209,15 @@ def _end_epoch(run: Run, log: Any) -> None:
     test_loss, test_acc, _ = evaluate(
         run.model, run.split.test.images, run.split.test.labels, comm=run.comm
     )
-    loss, right, n, seconds = run.running
+    done = run.running
     row = {
         "epoch": run.epoch + 1,
-        "train_loss": loss / n,
-        "train_accuracy": right / n,
+        "train_loss": done.mean_loss,
+        "train_accuracy": done.correct / done.count,
         "test_loss": test_loss,
         "test_accuracy": test_acc,
-        "seconds": seconds,
-        "examples_per_second": n / max(seconds, 1e-9),
+        "seconds": done.seconds,
+        "examples_per_second": done.per_second,
         "lr": run.optimizer.param_groups[0]["lr"],
     }
     if run.comm.size > 1:
@@ -334,7 +228,7 @@ def _end_epoch(run: Run, log: Any) -> None:
     log(RunWriter.epoch_line(row, run.config.epochs))
     if run.schedule is not None:
         run.schedule.step()
-    run.epoch, run.step, run.running = run.epoch + 1, 0, [0.0, 0, 0, 0.0]
+    run.epoch, run.step, run.running = run.epoch + 1, 0, Running()
     if run.writer is not None:
         run.writer.write_metrics(run.history)
     run.save()

@@ -23,10 +23,11 @@ import numpy as np
 from convprop import optim
 from convprop.cli import validating  # bad input becomes BadInput (exit code 2)
 from convprop.data import DataLoader, Split, load_dataset
+from convprop.held_warnings import HeldWarnings
 from convprop.models import build_model
 from convprop.plots import pyplot  # matplotlib's pyplot on Agg, or None without it
 from convprop.report import ProgressBar, check_out_dir, write_atomic
-from convprop.train import Diverged, HeldWarnings, evaluate, train_step
+from convprop.train import Diverged, evaluate, train_step
 
 FIGURE_DPI = 80  # small PNGs, fit to commit
 __all__ = [
