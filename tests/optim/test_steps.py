@@ -332,3 +332,19 @@ def test_bad_parameters_raise_type_error() -> None:
         SGD([Param(np.zeros(3, dtype=np.int64))], lr=0.1)
     with pytest.raises(TypeError, match="mixes"):
         SGD([Param(np.zeros(3)), {"params": one()}], lr=0.1)
+
+
+@pytest.mark.parametrize("foreach", [None, True, False])
+def test_sgd_accepts_pytorchs_foreach_and_steps_the_same(foreach: Any) -> None:
+    grads = np.random.default_rng(3).standard_normal((5, 3))
+    plain, other = Param(np.ones(3)), Param(np.ones(3))
+    for p, opt in (
+        (plain, SGD([plain], lr=0.1, momentum=0.9)),
+        (other, SGD([other], lr=0.1, momentum=0.9, foreach=foreach)),
+    ):
+        for g in grads:
+            p.grad = g
+            opt.step()
+    np.testing.assert_array_equal(plain.data, other.data)
+    with pytest.raises(ValueError, match="foreach"):
+        SGD([Param(np.ones(2))], foreach="yes")

@@ -149,6 +149,10 @@ class SGD(Optimizer):
         maximize: ascend instead of descend.
         form: ``"pytorch"`` (state ``momentum_buffer``, ``b``) or ``"classical"`` (state
             ``velocity``, ``v = -lr * b`` under a constant lr).
+        foreach: PyTorch's switch between a per-parameter and a multi-tensor update, accepted
+            (None, True or False) so that PyTorch code ports unchanged; convprop has one code
+            path, the plain update one parameter at a time, which measured faster than laying
+            the parameters end to end (docs/performance.md).
 
     The positional order is ``torch.optim.SGD``'s.
     """
@@ -163,8 +167,11 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
         form: str = "pytorch",
     ) -> None:
+        if foreach not in (None, True, False):
+            raise ValueError(f"invalid foreach: {foreach!r} (expected None, True or False)")
         if form not in FORMS:
             raise ValueError(f"invalid form: {form!r} (expected one of {FORMS})")
         self.form = form
