@@ -76,7 +76,8 @@ def save_safetensors(state_dict: Mapping[str, Any], path: PathLike) -> None:
     for key, value in state_dict.items():
         if not isinstance(key, str):
             raise TypeError(f"safetensors keys are strings, got {key!r}")
-        arrays[key] = np.ascontiguousarray(_as_numpy(value, key))  # the writer reads raw memory
+        # the writer reads raw memory: C order (np.ascontiguousarray would make 0-d arrays 1-d)
+        arrays[key] = np.asarray(_as_numpy(value, key), order="C")
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot save {path}: folder {path.parent} does not exist")
@@ -173,7 +174,7 @@ def to_torch(model: Module) -> dict[str, np.ndarray]:
             value = value[:, :, ::-1, ::-1]
         if value.dtype.kind in "iu":
             value = value.astype(np.int64, copy=False)
-        out[key] = np.ascontiguousarray(value)
+        out[key] = np.array(value, order="C")  # a copy; 0-d stays 0-d (num_batches_tracked)
     return out
 
 
