@@ -12,11 +12,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[data,plot]"
+	$(PIP) install --quiet -e ".[data,plot,io]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[dev,data,plot,mpi]"
+	$(PIP) install --quiet -e ".[dev,data,plot,mpi,io]"
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run

@@ -4,9 +4,9 @@ Every forward function ``F`` has its adjoint ``G`` beside it, and every pair is 
 numerically (``convprop.check``).
 """
 
-from convprop import ops
+from convprop import io, ops
 from convprop.tensor import Tensor, is_grad_enabled, no_grad, tensor
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "__version__", "is_grad_enabled", "no_grad", "ops", "tensor"]
+__all__ = ["Tensor", "__version__", "io", "is_grad_enabled", "no_grad", "ops", "tensor"]
