@@ -7,6 +7,7 @@ primitive without adding its sample here makes the suite fail.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -78,7 +79,29 @@ def _pool_loops(z: np.ndarray, k: int, s: int, p: int, reduce, fill: float) -> n
     return out
 
 
+def _gelu_ref(z: np.ndarray) -> np.ndarray:
+    return z * 0.5 * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
+
+
+def _adaptive_avg_ref(z: np.ndarray, out: tuple[int, int]) -> np.ndarray:
+    """A plain loop over PyTorch's windows: rows floor(i H / Ho) to ceil((i + 1) H / Ho)."""
+    (h, w), x = z.shape[-2:], np.empty(z.shape[:-2] + out)
+    for i in range(out[0]):
+        for j in range(out[1]):
+            r0, r1 = i * h // out[0], -(-(i + 1) * h // out[0])
+            c0, c1 = j * w // out[1], -(-(j + 1) * w // out[1])
+            x[..., i, j] = z[..., r0:r1, c0:c1].mean(axis=(-2, -1))
+    return x
+
+
+def _bce_ref(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """-w (p t log sigma + (1 - t) log(1 - sigma)), averaged, with BCE_W and BCE_P."""
+    sigma = 1 / (1 + np.exp(-z))
+    return np.mean(-BCE_W * (BCE_P * t * np.log(sigma) + (1 - t) * np.log(1 - sigma)))
+
+
 LABELS = np.array([2, 0, 1, 2])
+BCE_W, BCE_P = np.array([0.5, 2.0, 1.0]), np.array([3.0, 0.5, 1.0])
 
 SAMPLES: dict[str, Sample] = {
     # arithmetic
@@ -158,5 +181,28 @@ SAMPLES: dict[str, Sample] = {
         _inputs(_n(2, 3, 5, 6)),
         lambda z: _pool_loops(z, 3, 2, 1, np.mean, 0.0),
         lambda z: ops.avg_pool2d(z, 3, 2, 1),
+    ),
+    # activations, adaptive pooling, binary cross-entropy (issue 15; 4-D: they keep a layout)
+    "leaky_relu": Sample(
+        _inputs(_distinct(2, 3, 2, 2)),
+        lambda z: np.where(z > 0, z, 0.2 * z),
+        lambda z: ops.leaky_relu(z, 0.2),
+    ),
+    "elu": Sample(
+        _inputs(_distinct(2, 3, 2, 2)),
+        lambda z: np.where(z > 0, z, 0.7 * (np.exp(z) - 1)),
+        lambda z: ops.elu(z, alpha=0.7),
+    ),
+    "gelu": Sample(_inputs(_n(2, 3, 2, 2)), _gelu_ref, ops.gelu),
+    "silu": Sample(_inputs(_n(2, 3, 2, 2)), lambda z: z / (1 + np.exp(-z)), ops.silu),
+    "adaptive_avg_pool2d": Sample(
+        _inputs(_n(2, 3, 7, 5)),
+        lambda z: _adaptive_avg_ref(z, (3, 5)),
+        lambda z: ops.adaptive_avg_pool2d(z, (3, None)),
+    ),
+    "binary_cross_entropy_with_logits": Sample(
+        _inputs(_n(4, 3), lambda rng: rng.uniform(0, 1, (4, 3))),
+        _bce_ref,
+        lambda z, t: ops.binary_cross_entropy_with_logits(z, t, BCE_W, pos_weight=BCE_P),
     ),
 }

@@ -96,3 +96,49 @@ def test_bad_loss_input_is_named():
         ops.cross_entropy(cp.Tensor(LOGITS[0]), LABELS[:1])
     with pytest.raises(ValueError, match="differ in shape"):
         ops.mse_loss(cp.Tensor(np.ones(3)), np.ones(4))
+
+
+W4 = np.array([0.3, 1.0, 2.5, 0.7])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+@pytest.mark.parametrize("weight", [None, W4], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("kind", ["indices", "probabilities"])
+def test_fused_cross_entropy_adjoint_matches_central_differences(
+    kind, weight, smoothing, reduction
+):
+    """The fused G with weights, ignored rows (label 2 ignored) and smoothing: float64
+    gradcheck of <eps, L(z)> (eps random for reduction="none")."""
+    target = LABELS if kind == "indices" else RNG.dirichlet(np.ones(4), size=6)
+    ignore = 2 if kind == "indices" else -100
+    eps = RNG.standard_normal(6) if reduction == "none" else 1.0
+
+    def loss(z):
+        out = ops.cross_entropy(
+            z, target, weight, ignore_index=ignore, reduction=reduction, label_smoothing=smoothing
+        )
+        return (out * eps).sum()
+
+    assert gradcheck(loss, LOGITS).ok
+
+
+def test_ignored_rows_add_nothing_and_the_weighted_mean_divides_by_their_weights():
+    labels = np.array([0, 3, -1, 1, -1, 0])
+    z = cp.Tensor(LOGITS, dtype=np.float64, requires_grad=True)
+    loss = ops.cross_entropy(z, labels, W4, ignore_index=-1)
+    loss.backward()
+    kept = labels != -1
+    log_f = ops.log_softmax(cp.Tensor(LOGITS, dtype=np.float64)).data
+    rows = -W4[labels[kept]] * log_f[kept, labels[kept]]
+    assert loss.item() == pytest.approx(rows.sum() / W4[labels[kept]].sum(), rel=1e-12)
+    assert not z.grad[~kept].any()
+    log_probs = ops.log_softmax(cp.Tensor(LOGITS, dtype=np.float64))
+    nll = ops.nll_loss(log_probs, labels, W4, ignore_index=-1)
+    assert nll.item() == pytest.approx(loss.item(), rel=1e-12)
+
+
+def test_numpy_constants_keep_a_float64_tensors_precision():
+    a, b = RNG.standard_normal(5), RNG.standard_normal(5)
+    assert np.array_equal((cp.Tensor(a, dtype=np.float64) - b).data, a - b)
+    assert ops.mse_loss(cp.Tensor(a, dtype=np.float64), b).item() == np.mean((a - b) ** 2)

@@ -1,18 +1,31 @@
 """Layers that own parameters, built only from ops (``convprop.ops``).
 
 One file per kind: ``module`` (Module, Parameter), ``container`` (Sequential, ModuleList),
-``linear``, ``conv``, ``pooling``, ``activation``, ``flatten``, ``dropout``, ``init``.
+``linear``, ``conv``, ``pooling``, ``activation``, ``flatten``, ``dropout``, ``loss``,
+``init``.
 """
 
 from convprop.nn import init
-from convprop.nn.activation import ReLU, Sigmoid, Tanh
+from convprop.nn.activation import (
+    ELU,
+    GELU,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
 from convprop.nn.container import ModuleList, Sequential
 from convprop.nn.conv import Conv2d
 from convprop.nn.dropout import Dropout
 from convprop.nn.flatten import Flatten
 from convprop.nn.linear import Linear
+from convprop.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from convprop.nn.module import Module, Parameter
-from convprop.nn.pooling import AvgPool2d, MaxPool2d
+from convprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "AvgPool2d",
@@ -29,4 +42,17 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "init",
+    # activations, adaptive pooling, losses (issue 15)
+    "AdaptiveAvgPool2d",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "ELU",
+    "GELU",
+    "Identity",
+    "LeakyReLU",
+    "LogSoftmax",
+    "MSELoss",
+    "NLLLoss",
+    "SiLU",
+    "Softmax",
 ]

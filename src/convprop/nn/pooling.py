@@ -1,4 +1,4 @@
-"""Pooling layers: the maximum or the mean of each ``kernel_size`` window.
+"""Pooling layers: the maximum or the mean of each ``kernel_size`` window, or of adaptive ones.
 
 Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)``, ``Ho = (H + 2 p - k) // s + 1`` (``s`` defaults
 to ``k``).
@@ -51,3 +51,26 @@ def _check_4d(layer: Module, z: Tensor) -> None:
             f"{type(layer).__name__}({layer.extra_repr()}) expects input of shape "
             f"(N, C, H, W), got {z.shape}"
         )
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to ``output_size`` (an int, or a pair with ``None`` for "as the
+    input"), with PyTorch's windows: output row ``i`` of ``Ho`` averages input rows
+    ``floor(i H / Ho)`` to ``ceil((i + 1) H / Ho) - 1``; ``1`` is global average pooling.
+
+    Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` or ``(C, H, W) -> (C, Ho, Wo)``.
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
+        self.output_size = output_size
+
+    def forward(self, z: Tensor) -> Tensor:
+        if z.ndim not in (3, 4):
+            raise ValueError(
+                f"AdaptiveAvgPool2d({self.extra_repr()}) expects input of shape (N, C, H, W) "
+                f"or (C, H, W), got {z.shape}"
+            )
+        return ops.adaptive_avg_pool2d(z, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -5,11 +5,13 @@
 """
 
 from convprop.ops import methods  # noqa: F401  (binds Tensor's operators and methods)
+from convprop.ops.activation import elu, gelu, leaky_relu, silu
 from convprop.ops.arith import add, div, linear, matmul, mul, neg, pow, sub
+from convprop.ops.binary_loss import binary_cross_entropy_with_logits
 from convprop.ops.convolution import conv2d
 from convprop.ops.loss import cross_entropy, log_softmax, mse_loss, nll_loss, one_hot, softmax
 from convprop.ops.pointwise import exp, log, relu, sigmoid, sqrt, tanh
-from convprop.ops.pool import avg_pool2d, max_pool2d
+from convprop.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from convprop.ops.primitive import PRIMITIVES, Primitive
 from convprop.ops.reduce import max, mean, sum
 from convprop.ops.shape import concatenate, flip, getitem, pad, reshape, transpose
@@ -49,4 +51,11 @@ __all__ = [
     "sum",
     "tanh",
     "transpose",
+    # activations, adaptive pooling and losses (issue 15)
+    "adaptive_avg_pool2d",
+    "binary_cross_entropy_with_logits",
+    "elu",
+    "gelu",
+    "leaky_relu",
+    "silu",
 ]

@@ -1,11 +1,13 @@
-"""Pooling primitives on NCHW tensors: max_pool2d and avg_pool2d.
+"""Pooling primitives on NCHW tensors: max_pool2d, avg_pool2d and adaptive_avg_pool2d.
 
-Both are computed as a loop over the ``kh * kw`` taps of the window (never over pixels,
-images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s, b::s]``.
+The first two are computed as a loop over the ``kh * kw`` taps of the window (never over
+pixels, images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s, b::s]``.
 
 Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``. The output
 and the gradient keep z's memory layout (``layout="keeps"``; batch-last after a convolution:
 the window views are then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
+The adaptive pool is two small matrix products (its windows differ in size) and returns
+C-contiguous arrays.
 """
 
 from __future__ import annotations
@@ -165,3 +167,74 @@ def avg_pool2d(z, kernel_size, stride=None, padding: int = 0) -> Tensor:
     included in the average, PyTorch's default ``count_include_pad=True``).
     """
     return _avg_pool2d_prim(z, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def adaptive_windows(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive windows along one axis: output ``i`` averages the inputs
+    ``floor(i n_in / n_out) <= h < ceil((i + 1) n_in / n_out)``."""
+    i = np.arange(n_out)
+    return i * n_in // n_out, -(-(i + 1) * n_in // n_out)
+
+
+def _averaging(n_in, n_out, dtype):
+    """The ``(n_out, n_in)`` matrix ``A`` with ``A[i, h] = 1 / |window i|`` on window i."""
+    start, end = adaptive_windows(n_in, n_out)
+    h = np.arange(n_in)
+    inside = (h >= start[:, None]) & (h < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_output_size(shape, output_size) -> tuple[int, int]:
+    """``output_size`` (an int, or a pair whose ``None`` entries keep the input's size)
+    checked against an ``(N, C, H, W)`` or ``(C, H, W)`` shape."""
+    if len(shape) not in (3, 4):
+        raise ValueError(
+            f"adaptive_avg_pool2d expects an (N, C, H, W) or (C, H, W) tensor, got shape "
+            f"{tuple(shape)}"
+        )
+    size = (output_size, output_size) if not isinstance(output_size, tuple | list) else output_size
+    if len(size) != 2 or not all(s is None or isinstance(s, int | np.integer) for s in size):
+        raise ValueError(
+            f"output_size must be an int or a pair of ints or None, got {output_size!r}"
+        )
+    out = tuple(int(n if s is None else s) for s, n in zip(size, shape[-2:], strict=True))
+    if min(out) < 1:
+        raise ValueError(f"output_size must be positive, got {output_size!r}")
+    return out
+
+
+# adaptive_avg_pool2d  F: x[.., i, j] = mean of z[.., h, w] over window i (rows) x window j
+#                        = (A_h z A_w^T)[i, j], A the averaging matrices of the windows
+#                      G: delta = A_h^T g A_w  (linear: the transposed matrices)
+def _adaptive_avg_pool2d(z, output_size):
+    ho, wo = adaptive_output_size(z.shape, output_size)
+    a_h, a_w = _averaging(z.shape[-2], ho, z.dtype), _averaging(z.shape[-1], wo, z.dtype)
+    rows = np.tensordot(z, a_w, axes=([-1], [1]))  # (N, C, H, Wo)
+    x = np.tensordot(rows, a_h, axes=([-2], [1]))  # (N, C, Wo, Ho)
+    return np.ascontiguousarray(np.swapaxes(x, -1, -2)), (a_h, a_w)
+
+
+def _adaptive_avg_pool2d_adjoint(g, ctx):
+    a_h, a_w = ctx
+    rows = np.tensordot(g, a_w, axes=([-1], [0]))  # (N, C, Ho, W)
+    gz = np.tensordot(rows, a_h, axes=([-2], [0]))  # (N, C, W, H)
+    return (np.ascontiguousarray(np.swapaxes(gz, -1, -2)),)
+
+
+_adaptive_avg_pool2d_prim = Primitive(
+    "adaptive_avg_pool2d", _adaptive_avg_pool2d, _adaptive_avg_pool2d_adjoint, linear=True
+)
+
+
+def adaptive_avg_pool2d(z, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average pooling to a given output size, with PyTorch's windows.
+
+    Output row ``i`` of ``Ho`` averages input rows ``floor(i H / Ho) <= h < ceil((i + 1) H /
+    Ho)`` (columns alike), so windows may differ in size by one and overlap; ``(1, 1)`` is
+    global average pooling. ``F: x = A_h z A_w^T`` per image and channel, ``A`` the averaging
+    matrices of the windows; ``G: delta = A_h^T eps A_w``. ``output_size``: an int, or a pair
+    with ``None`` for "as the input".
+
+    Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` (or ``(C, H, W) -> (C, Ho, Wo)``).
+    """
+    return _adaptive_avg_pool2d_prim(z, output_size=output_size)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop.tensor import Node, Tensor, as_array, is_grad_enabled
+from convprop.tensor import Node, Tensor, is_grad_enabled
 
 PRIMITIVES: dict[str, Primitive] = {}
 LAYOUTS = ("any", "keeps")  # what a primitive's output layout may be declared as
@@ -90,7 +90,7 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     for x in inputs:
         if isinstance(x, Tensor):
             dtype = x.dtype if dtype is None else np.promote_types(dtype, x.dtype)
-    return tuple(x if isinstance(x, Tensor) else Tensor(as_array(x, dtype)) for x in inputs)
+    return tuple(x if isinstance(x, Tensor) else Tensor(x, dtype=dtype) for x in inputs)
 
 
 def describe_shapes(*arrays: np.ndarray) -> str:
