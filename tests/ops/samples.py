@@ -152,4 +152,11 @@ SAMPLES: dict[str, Sample] = {
         lambda z: _pool_windows(z, 2).mean(axis=(3, 5)),
         lambda z: ops.avg_pool2d(z, 2),
     ),
+    # issue 15, Tensor conveniences: the cast; float32 goes to float64 and back (F keeps
+    # float32), float64 (the gradient checks) is cloned, a cast to its own dtype
+    "cast": Sample(
+        _inputs(_n(2, 3, 2, 2)),
+        lambda z: z,
+        lambda z: ops.to(ops.to(z, np.float64), z.dtype) if z.dtype == np.float32 else ops.clone(z),
+    ),
 }

@@ -14,6 +14,12 @@ from convprop.ops.primitive import PRIMITIVES, Primitive
 from convprop.ops.reduce import max, mean, sum
 from convprop.ops.shape import concatenate, flip, getitem, pad, reshape, transpose
 
+# issue 15, Tensor conveniences: comparisons and arg-reductions (no gradient), min, casts, shapes
+from convprop.ops.compare import all, any, argmax, argmin, eq, ge, gt, le, lt, ne
+from convprop.ops.dtype import clone, to
+from convprop.ops.reduce import min
+from convprop.ops.shape import flatten, permute, squeeze, unsqueeze
+
 __all__ = [
     "PRIMITIVES",
     "Primitive",
@@ -49,4 +55,22 @@ __all__ = [
     "sum",
     "tanh",
     "transpose",
+    # issue 15, Tensor conveniences
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "clone",
+    "eq",
+    "flatten",
+    "ge",
+    "gt",
+    "le",
+    "lt",
+    "min",
+    "ne",
+    "permute",
+    "squeeze",
+    "to",
+    "unsqueeze",
 ]
