@@ -7,6 +7,10 @@ One file per kind: ``module`` (Module, Parameter), ``container`` (Sequential, Mo
 from convprop.nn import init
 from convprop.nn.activation import ReLU, Sigmoid, Tanh
 from convprop.nn.container import ModuleList, Sequential
+
+# issue 15, utilities: ModuleDict and gradient clipping
+from convprop.nn import utils
+from convprop.nn.container import ModuleDict
 from convprop.nn.conv import Conv2d
 from convprop.nn.dropout import Dropout
 from convprop.nn.flatten import Flatten
@@ -29,4 +33,7 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "init",
+    # issue 15, utilities
+    "ModuleDict",
+    "utils",
 ]
