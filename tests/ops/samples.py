@@ -157,6 +157,8 @@ SAMPLES: dict[str, Sample] = {
     "cast": Sample(
         _inputs(_n(2, 3, 2, 2)),
         lambda z: z,
-        lambda z: ops.to(ops.to(z, np.float64), z.dtype) if z.dtype == np.float32 else ops.clone(z),
+        lambda z: (
+            ops.clone(z) if z.dtype == np.float64 else ops.to(ops.to(z, np.float64), z.dtype)
+        ),
     ),
 }

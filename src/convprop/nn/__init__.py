@@ -8,6 +8,7 @@ from convprop.nn import init
 from convprop.nn.activation import ReLU, Sigmoid, Tanh
 from convprop.nn.container import ModuleList, Sequential
 
+# isort: split
 # issue 15, utilities: ModuleDict and gradient clipping
 from convprop.nn import utils
 from convprop.nn.container import ModuleDict

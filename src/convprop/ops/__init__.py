@@ -14,7 +14,8 @@ from convprop.ops.primitive import PRIMITIVES, Primitive
 from convprop.ops.reduce import max, mean, sum
 from convprop.ops.shape import concatenate, flip, getitem, pad, reshape, transpose
 
-# issue 15, Tensor conveniences: comparisons and arg-reductions (no gradient), min, casts, shapes
+# isort: split
+# issue 15, Tensor conveniences: comparisons, arg-reductions (no gradient), min, casts, shapes
 from convprop.ops.compare import all, any, argmax, argmin, eq, ge, gt, le, lt, ne
 from convprop.ops.dtype import clone, to
 from convprop.ops.reduce import min

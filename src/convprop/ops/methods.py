@@ -20,8 +20,16 @@ from convprop.ops.arith import add, div, matmul, mul, neg, pow, sub
 from convprop.ops.dtype import clone, to
 from convprop.ops.pointwise import exp, log, relu, sigmoid, sqrt, tanh
 from convprop.ops.reduce import max, mean, min, sum
-from convprop.ops.shape import flatten, flip, getitem, permute, reshape, squeeze, transpose
-from convprop.ops.shape import unsqueeze
+from convprop.ops.shape import (
+    flatten,
+    flip,
+    getitem,
+    permute,
+    reshape,
+    squeeze,
+    transpose,
+    unsqueeze,
+)
 from convprop.tensor import Tensor
 
 

@@ -82,7 +82,8 @@ class OneCycleLR(LRScheduler):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
-            total_steps = _positive("epochs", epochs) * _positive("steps_per_epoch", steps_per_epoch)
+            per_epoch = _positive("steps_per_epoch", steps_per_epoch)
+            total_steps = _positive("epochs", epochs) * per_epoch
         self.total_steps = _positive("total_steps", total_steps)
         if not 0.0 <= float(pct_start) <= 1.0:
             raise ValueError(f"OneCycleLR: pct_start must lie in [0, 1], got {pct_start!r}")
