@@ -195,3 +195,108 @@ def test_the_core_loads_no_application_and_no_torch():
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# ------------------------------------------------------------------ issue 15: conveniences
+def test_comparisons_give_bool_tensors_without_gradient_and_tensors_hash_by_identity():
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.0, 3.0, 2.0], [5.0, 0.0, 5.0]])
+    t = cp.Tensor(a, requires_grad=True)
+    ta = torch.tensor(a)
+    pairs = [
+        (t < 2, ta < 2), (t <= 2, ta <= 2), (t > t[0], ta > ta[0]), (3 >= t, 3 >= ta),
+        (t == 5, ta == 5), (t != t.T.T, ta != ta), (np.ones(3) < t, torch.ones(3) < ta),
+    ]  # fmt: skip
+    for ours, theirs in pairs:
+        assert ours.dtype == np.bool_ and not ours.requires_grad
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    assert {t: 1}[t] == 1 and t in [t] and len({t, cp.Tensor(a)}) == 2  # identity, as torch
+    assert ((t > 2) * t).dtype == np.float32 and ((t > 2) * 0.5).dtype == np.float32
+    np.testing.assert_array_equal((t > 2).float().data, (a > 2).astype(np.float32))
+    assert (t == 5).any().item() is True and (t == 5).all().item() is False
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(t > 2)
+    with pytest.raises(ValueError, match="only floating tensors can require gradients"):
+        cp.Tensor([True], dtype=bool, requires_grad=True)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_argmax_argmin_and_min_equal_pytorch(dim, keepdim):
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.0, 3.0, 3.0, -2.0], [5.0, -2.0, 5.0, 0.5], [0.0, 0.0, 1.0, -2.0]])
+    t, ta = cp.Tensor(a, dtype=np.float64, requires_grad=True), torch.tensor(a, requires_grad=True)
+    for name in ("argmax", "argmin"):
+        ours = getattr(t, name)(dim, keepdim)
+        theirs = getattr(ta, name)(dim=dim, keepdim=keepdim)
+        assert ours.dtype == np.int64 and ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    ours = t.min() if dim is None else t.min(dim=dim, keepdim=keepdim)
+    theirs = ta.min() if dim is None else ta.min(dim=dim, keepdim=keepdim).values
+    np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    eps = np.arange(1.0, 1.0 + ours.size).reshape(ours.shape)
+    ours.backward(eps)
+    theirs.backward(torch.tensor(eps))
+    if dim is None:  # torch splits the gradient evenly over tied minima, as ours
+        np.testing.assert_allclose(t.grad, ta.grad.numpy(), rtol=1e-12)
+    else:  # torch sends it to one of the tied entries; ours splits it: the sums agree
+        np.testing.assert_allclose(t.grad.sum(dim), ta.grad.numpy().sum(dim), rtol=1e-12)
+    assert cp.Tensor(a).sum(dim=0, keepdim=True).shape == (1, 4)
+
+
+def test_shape_methods_equal_pytorch_with_gradients():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((2, 1, 3, 1))
+    calls = [
+        lambda x: x.view(3, 2),
+        lambda x: x.view(-1),
+        lambda x: x.squeeze(),
+        lambda x: x.squeeze(1),
+        lambda x: x.squeeze(0),  # size 2: kept
+        lambda x: x.squeeze((1, 3)),
+        lambda x: x.unsqueeze(0),
+        lambda x: x.unsqueeze(-1),
+        lambda x: x.permute(2, 0, 3, 1),
+        lambda x: x.permute((3, 2, 1, 0)),
+        lambda x: x.flatten(),
+        lambda x: x.flatten(1),
+        lambda x: x.flatten(1, 2),
+        lambda x: x.clone() * 2,
+        lambda x: x.float().double() * 3,
+        lambda x: x.to(x.dtype) * 3,
+    ]
+    eps_rng = np.random.default_rng(1)
+    for call in calls:
+        t = cp.Tensor(a, dtype=np.float64, requires_grad=True)
+        ta = torch.tensor(a, requires_grad=True)
+        ours, theirs = call(t), call(ta)
+        assert ours.shape == tuple(theirs.shape) and ours.dtype == np.float64
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-7)
+        eps = eps_rng.standard_normal(ours.shape)
+        ours.backward(eps)
+        theirs.backward(torch.tensor(eps))
+        np.testing.assert_allclose(t.grad, ta.grad.numpy(), rtol=1e-7)
+    assert cp.Tensor(3.0).flatten().shape == (1,)
+
+
+def test_clone_copies_and_casts_keep_the_graph_and_the_dtype():
+    x = cp.Tensor([1.0, 2.0], requires_grad=True)
+    c = x.clone()
+    assert c.data is not x.data and c.requires_grad
+    c.data[0] = 7.0
+    assert x.data[0] == 1.0
+    d = x.double()
+    assert d.dtype == np.float64 and x.float() is x and x.to("cpu") is x
+    (d * d).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    assert x.to(np.int64).dtype == np.int64 and not x.to(bool).requires_grad
+    assert (x > 1).sum().item() == 1 and cp.Tensor([2.0]).item() == 2.0
+    with pytest.raises(ValueError, match="unsupported dtype complex"):
+        x.to(np.complex64)
+    with pytest.raises(ValueError, match="CPU only"):
+        x.to("cuda")
+    with pytest.raises(ValueError, match="dim 2 is out of range"):
+        x.unsqueeze(2)
+    with pytest.raises(ValueError, match="permute: 2 dims"):
+        x.permute(1, 0)

@@ -37,9 +37,9 @@ class TrainConfig:
     weight_decay: float = 0.0  # L2 penalty added to the gradient
     label_smoothing: float = 0.0  # targets (1 - a) x + a / M instead of the one-hot x
     optimizer: str = "sgd"  # sgd | adam | adamw
-    schedule: str = "none"  # none | step | cosine (per epoch)
+    schedule: str = "none"  # none | step | cosine | exponential (per epoch)
     step_size: int = 5  # epochs between lr drops for schedule=step
-    gamma: float = 0.1  # lr factor at each drop for schedule=step
+    gamma: float = 0.1  # lr factor at each drop (step), or every epoch (exponential)
     init: str = "torch"  # weight initialiser: torch (PyTorch's default) | he | xavier
     seed: int = 0  # fixes initial weights and the order of every epoch
     checkpoint_every: int = 0  # also checkpoint every N steps (0: at epoch ends only)
@@ -118,10 +118,15 @@ def _cosine(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRSchedule
     return optim.CosineAnnealingLR(optimizer, T_max=config.epochs)
 
 
+def _exponential(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRScheduler:
+    return optim.ExponentialLR(optimizer, gamma=config.gamma)
+
+
 SCHEDULES: dict[str, Callable[[TrainConfig, optim.Optimizer], optim.LRScheduler | None]] = {
     "none": _constant,  # the same lr throughout
     "step": _step,  # lr times gamma every step_size epochs
     "cosine": _cosine,  # half a cosine from lr down to 0 over the epochs
+    "exponential": _exponential,  # lr times gamma every epoch
 }
 
 

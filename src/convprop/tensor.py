@@ -12,6 +12,9 @@ error ``eps`` and sums the gradients that reach the same tensor::
 
 Float32 is the default dtype. Python numbers, lists and integer arrays become float32;
 float64 is kept only when asked for (``dtype=np.float64``), which is what gradient checks do.
+Comparisons (``a < b``, ``a == b``) and ``argmax``/``argmin`` give tensors of NumPy ``bool`` or
+``int64`` data (:data:`INDEX_DTYPES`), which never require a gradient; ``Tensor(data,
+dtype=bool)`` makes one explicitly, and ``mask.float()`` turns one into numbers.
 
 This module imports no op: a Tensor's operators (``a + b``, ``a @ b``, ``t[i]``) and methods
 (``t.sum()``, ``t.relu()``, ...) are bound to the primitives by :mod:`convprop.ops.methods`, which
@@ -28,6 +31,7 @@ import numpy as np
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+INDEX_DTYPES = (np.dtype(np.bool_), np.dtype(np.int64))  # masks and indices: no gradient
 
 _grad_enabled = True
 
@@ -49,9 +53,10 @@ def is_grad_enabled() -> bool:
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Convert ``data`` to a float NumPy array: ``dtype`` if given, else float32.
+    """Convert ``data`` to a NumPy array: ``dtype`` if given, else float32.
 
-    Raises ValueError for what cannot be a real floating tensor (complex, object, strings).
+    ``dtype`` is a float dtype, or ``bool``/``int64`` (:data:`INDEX_DTYPES`) when asked for
+    explicitly. Raises ValueError for what cannot be a real tensor (complex, object, strings).
     """
     if isinstance(data, Tensor):
         data = data.data
@@ -62,8 +67,11 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
             f"(float32 by default, float64 for gradient checks)"
         )
     target = DEFAULT_DTYPE if dtype is None else np.dtype(dtype)
-    if target not in FLOAT_DTYPES:
-        raise ValueError(f"unsupported dtype {target}: use float32 (default) or float64")
+    if target not in FLOAT_DTYPES + INDEX_DTYPES:
+        raise ValueError(
+            f"unsupported dtype {target}: use float32 (default) or float64 (bool and int64 "
+            f"for masks and indices)"
+        )
     return array.astype(target, copy=False)
 
 
@@ -88,12 +96,15 @@ class Tensor:
     Args:
         data: array-like; converted to float32 unless ``dtype`` says otherwise.
         requires_grad: accumulate d(output)/d(self) into ``.grad`` on ``backward()``.
-        dtype: ``np.float32`` (default) or ``np.float64``.
+        dtype: ``np.float32`` (default) or ``np.float64``; ``bool`` or ``np.int64`` for a
+            mask or index tensor, which cannot require a gradient.
 
-    Operators and PyTorch-style methods (``+ - * / ** @``, indexing, ``sum``, ``mean``,
-    ``max``, ``reshape``, ``transpose``, ``T``, ``flip``, ``exp``, ``log``, ``sqrt``, ``relu``,
-    ``tanh``, ``sigmoid``) call the primitives of :mod:`convprop.ops`; the table that binds
-    them is :data:`convprop.ops.methods.METHODS`.
+    Operators and PyTorch-style methods (``+ - * / ** @``, comparisons, indexing, ``sum``,
+    ``mean``, ``max``, ``min``, ``argmax``, ``reshape``/``view``, ``squeeze``, ``permute``,
+    ``flatten``, ``clone``, ``to``/``float``/``double``, ``exp``, ``relu``, ...) call the
+    functions of :mod:`convprop.ops`; the table that binds them is
+    :data:`convprop.ops.methods.METHODS`. Since ``==`` gives a tensor, a Tensor hashes by
+    identity (``__hash__ = object.__hash__``), and its truth value is that of its one element.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "__weakref__")
@@ -102,8 +113,14 @@ class Tensor:
     def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data: np.ndarray = as_array(data, dtype)
         self.grad: np.ndarray | None = None
+        if requires_grad and self.data.dtype not in FLOAT_DTYPES:
+            raise ValueError(
+                f"only floating tensors can require gradients, not one of dtype {self.dtype}"
+            )
         self.requires_grad = bool(requires_grad)
         self._node: Node | None = None
+
+    __hash__ = object.__hash__  # ``==`` is elementwise, so hash by identity, as PyTorch
 
     @classmethod
     def from_op(cls, data: np.ndarray, node: Node | None) -> Tensor:
@@ -147,11 +164,21 @@ class Tensor:
         """The underlying array (shared, not copied)."""
         return self.data
 
-    def item(self) -> float:
-        """The value of a one-element tensor as a Python float."""
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python float (int or bool for an index or
+        mask tensor)."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return float(self.data.reshape(()))
+        return self.data.reshape(()).item()
+
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor; ambiguous (an error) for more, as in PyTorch."""
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous: "
+                f"use (t == u).all() or .any(), or compare .item()"
+            )
+        return bool(self.data.reshape(()))
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows through it)."""

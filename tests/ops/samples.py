@@ -205,4 +205,13 @@ SAMPLES: dict[str, Sample] = {
         _bce_ref,
         lambda z, t: ops.binary_cross_entropy_with_logits(z, t, BCE_W, pos_weight=BCE_P),
     ),
+    # issue 15, Tensor conveniences: the cast; float32 goes to float64 and back (F keeps
+    # float32), float64 (the gradient checks) is cloned, a cast to its own dtype
+    "cast": Sample(
+        _inputs(_n(2, 3, 2, 2)),
+        lambda z: z,
+        lambda z: (
+            ops.clone(z) if z.dtype == np.float64 else ops.to(ops.to(z, np.float64), z.dtype)
+        ),
+    ),
 }

@@ -19,6 +19,11 @@ from convprop.nn.activation import (
     Tanh,
 )
 from convprop.nn.container import ModuleList, Sequential
+
+# isort: split
+# issue 15, utilities: ModuleDict and gradient clipping
+from convprop.nn import utils
+from convprop.nn.container import ModuleDict
 from convprop.nn.conv import Conv2d
 from convprop.nn.dropout import Dropout
 from convprop.nn.flatten import Flatten
@@ -55,4 +60,7 @@ __all__ = [
     "NLLLoss",
     "SiLU",
     "Softmax",
+    # issue 15, utilities
+    "ModuleDict",
+    "utils",
 ]

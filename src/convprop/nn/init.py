@@ -68,10 +68,31 @@ def torch_default(
     return _draw(shape, 1.0 / (3.0 * fans(shape)[0]), rng, dtype, distribution)
 
 
+_seeded: np.random.Generator | None = None  # the default generator once manual_seed() ran
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the generator that layers built without ``rng=`` draw from, as
+    ``torch.manual_seed``: after ``manual_seed(n)``, building a model gives the same weights
+    each time (and Dropout layers built then draw the same masks). Returns that generator.
+
+    Until it is called, each such layer draws fresh entropy; an explicit ``rng=`` still wins.
+    """
+    global _seeded
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ValueError(f"manual_seed needs an integer >= 0, got {seed!r}")
+    _seeded = np.random.default_rng(int(seed))
+    return _seeded
+
+
 def generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """An explicit Generator as given, a seed, or None (fresh entropy, like PyTorch's global
-    RNG): what every layer's ``rng=`` argument accepts."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    """An explicit Generator as given, a seed, or None: the generator :func:`manual_seed`
+    set, else fresh entropy (like PyTorch's global RNG). What every layer's ``rng=`` takes."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None and _seeded is not None:
+        return _seeded
+    return np.random.default_rng(rng)
 
 
 INITIALISERS = {"torch": torch_default, "he": he, "xavier": xavier}

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop.tensor import Tensor
+from convprop.tensor import FLOAT_DTYPES, Tensor
 
 Buffer = np.ndarray | Tensor
 
@@ -163,6 +163,48 @@ class Module:
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
+
+    # -- dtype -----------------------------------------------------------------------------
+    def to(self, *args: Any, dtype: Any = None) -> Module:
+        """Cast every parameter (and its ``.grad``) and every floating buffer to ``dtype`` in
+        place: the same Parameter objects hold new arrays, as ``torch.nn.Module.to``. Takes a
+        dtype, ``dtype=``, or ``"cpu"`` (the only device). Returns the module.
+
+        An optimizer built before keeps its per-parameter state in the old dtype: build it
+        after the cast, as in PyTorch.
+        """
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps"):
+                if arg.split(":")[0] != "cpu":
+                    raise ValueError(f"to({arg!r}): convprop runs on the CPU only")
+            else:
+                dtype = arg
+        if dtype is None:
+            return self
+        dtype = np.dtype(dtype)
+        if dtype not in FLOAT_DTYPES:
+            raise ValueError(f"Module.to: dtype must be a float dtype, got {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype, copy=False)
+        for m in self.modules():
+            for name in vars(m).get("_buffers", {}):
+                value = getattr(m, name)
+                if value is not None and _array(value).dtype.kind == "f":
+                    if isinstance(value, Tensor):
+                        value.data = value.data.astype(dtype, copy=False)
+                    else:
+                        object.__setattr__(m, name, value.astype(dtype, copy=False))
+        return self
+
+    def float(self) -> Module:
+        """Cast parameters and floating buffers to float32 (:meth:`to`)."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Cast parameters and floating buffers to float64 (:meth:`to`)."""
+        return self.to(np.float64)
 
     # -- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -16,6 +16,13 @@ from convprop.ops.primitive import PRIMITIVES, Primitive
 from convprop.ops.reduce import max, mean, sum
 from convprop.ops.shape import concatenate, flip, getitem, pad, reshape, transpose
 
+# isort: split
+# issue 15, Tensor conveniences: comparisons, arg-reductions (no gradient), min, casts, shapes
+from convprop.ops.compare import all, any, argmax, argmin, eq, ge, gt, le, lt, ne
+from convprop.ops.dtype import clone, to
+from convprop.ops.reduce import min
+from convprop.ops.shape import flatten, permute, squeeze, unsqueeze
+
 __all__ = [
     "PRIMITIVES",
     "Primitive",
@@ -58,4 +65,22 @@ __all__ = [
     "gelu",
     "leaky_relu",
     "silu",
+    # issue 15, Tensor conveniences
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "clone",
+    "eq",
+    "flatten",
+    "ge",
+    "gt",
+    "le",
+    "lt",
+    "min",
+    "ne",
+    "permute",
+    "squeeze",
+    "to",
+    "unsqueeze",
 ]

@@ -13,10 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from convprop.ops import compare
 from convprop.ops.arith import add, div, matmul, mul, neg, pow, sub
+from convprop.ops.dtype import clone, to
 from convprop.ops.pointwise import exp, log, relu, sigmoid, sqrt, tanh
-from convprop.ops.reduce import max, mean, sum
-from convprop.ops.shape import flip, getitem, reshape, transpose
+from convprop.ops.reduce import max, mean, min, sum
+from convprop.ops.shape import (
+    flatten,
+    flip,
+    getitem,
+    permute,
+    reshape,
+    squeeze,
+    transpose,
+    unsqueeze,
+)
 from convprop.tensor import Tensor
 
 
@@ -36,8 +49,35 @@ def _reflected(op: Callable[..., Tensor]) -> Callable[[Tensor, Any], Tensor]:
 
 
 def _reduction(op: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """``t.op(axis=None, keepdims=False)``: ``op(t, axis=axis, keepdims=keepdims)``."""
-    return lambda self, axis=None, keepdims=False: op(self, axis=axis, keepdims=keepdims)
+    """``t.op(axis=None, keepdims=False)``: ``op(t, axis=axis, keepdims=keepdims)``; PyTorch's
+    keywords ``dim`` and ``keepdim`` are accepted too (``t.sum(dim=1)``)."""
+
+    def method(self, axis=None, keepdims=False, *, dim=None, keepdim=None) -> Tensor:
+        if dim is not None and axis is not None:
+            raise TypeError("give dim or axis, not both")
+        keep = keepdims if keepdim is None else keepdim
+        return op(self, axis=axis if dim is None else dim, keepdims=keep)
+
+    return method
+
+
+def _arg(op: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``t.argmax(dim=None, keepdim=False)``: ``op(t, dim, keepdim)``, PyTorch's signature."""
+    return lambda self, dim=None, keepdim=False: op(self, dim, keepdim)
+
+
+def _to(self: Tensor, *args: Any, dtype: Any = None) -> Tensor:
+    """``t.to(np.float64)``, ``t.to(dtype=...)``, ``t.to("cpu")`` (the only device) or
+    ``t.to(other)`` (other's dtype), as ``torch.Tensor.to``."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps"):
+            if arg.split(":")[0] != "cpu":
+                raise ValueError(f"to({arg!r}): convprop runs on the CPU only")
+        else:
+            dtype = arg
+    return self if dtype is None else to(self, dtype)
 
 
 def _reshape(self: Tensor, *shape: Any) -> Tensor:
@@ -65,11 +105,31 @@ METHODS: dict[str, Any] = {
     "__matmul__": _binary(matmul),
     "__rmatmul__": _reflected(matmul),
     "__getitem__": _binary(getitem),
+    "__eq__": _binary(compare.eq),
+    "__ne__": _binary(compare.ne),
+    "__lt__": _binary(compare.lt),
+    "__le__": _binary(compare.le),
+    "__gt__": _binary(compare.gt),
+    "__ge__": _binary(compare.ge),
     "sum": _reduction(sum),
     "mean": _reduction(mean),
     "max": _reduction(max),
+    "min": _reduction(min),
+    "argmax": _arg(compare.argmax),
+    "argmin": _arg(compare.argmin),
+    "any": _arg(compare.any),
+    "all": _arg(compare.all),
     "reshape": _reshape,
+    "view": _reshape,
     "transpose": _transpose,
+    "permute": permute,
+    "squeeze": lambda self, dim=None: squeeze(self, dim),
+    "unsqueeze": unsqueeze,
+    "flatten": flatten,
+    "clone": _unary(clone),
+    "to": _to,
+    "float": lambda self: to(self, np.float32),
+    "double": lambda self: to(self, np.float64),
     "T": property(_unary(transpose)),
     "flip": lambda self, axis=None: flip(self, axis),
     "exp": _unary(exp),

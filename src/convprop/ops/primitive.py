@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from convprop.tensor import Node, Tensor, is_grad_enabled
+from convprop.tensor import FLOAT_DTYPES, Node, Tensor, is_grad_enabled
 
 PRIMITIVES: dict[str, Primitive] = {}
 LAYOUTS = ("any", "keeps")  # what a primitive's output layout may be declared as
@@ -85,10 +85,11 @@ class Primitive:
 
 
 def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
-    """Tensors stay as they are; numbers and arrays become constants of the tensors' dtype."""
+    """Tensors stay as they are; numbers and arrays become constants of the float tensors'
+    dtype (float32 beside only masks and indices: ``mask * 0.5`` is float)."""
     dtype = None
     for x in inputs:
-        if isinstance(x, Tensor):
+        if isinstance(x, Tensor) and x.dtype in FLOAT_DTYPES:
             dtype = x.dtype if dtype is None else np.promote_types(dtype, x.dtype)
     return tuple(x if isinstance(x, Tensor) else Tensor(x, dtype=dtype) for x in inputs)
 

@@ -1,13 +1,15 @@
-"""Reductions: sum, mean, max over ``axis`` (None, an int or a tuple), with ``keepdims``.
+"""Reductions: sum, mean, max, min over ``axis`` (None, an int or a tuple), with ``keepdims``.
 
 The adjoint of a reduction spreads ``g`` back over the reduced axes: ``sum`` copies it,
 ``mean`` copies ``g / n``, ``max`` sends it to the maximal entries (split evenly on ties).
+``min`` is the composite ``-max(-z)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from convprop.ops.arith import neg
 from convprop.ops.primitive import Primitive
 
 
@@ -77,3 +79,12 @@ def _max_adjoint(g, ctx):
 
 
 max = Primitive("max", _max, _max_adjoint)  # noqa: A001 (NumPy's name)
+
+
+def min(z, axis=None, keepdims: bool = False):  # noqa: A001 (NumPy's name)
+    """``x = min_{axes} z = -max_{axes}(-z)``: a composite, so its gradient is max's (``g`` at
+    the minimal entries, split evenly on ties) and it needs no adjoint of its own.
+
+    Shape: ``(*)`` with the reduced axes removed (kept as 1 if ``keepdims``).
+    """
+    return neg(max(neg(z), axis=axis, keepdims=keepdims))

@@ -1,4 +1,5 @@
-"""Shape primitives: reshape, transpose, getitem, concatenate, pad, flip.
+"""Shape primitives: reshape, transpose, getitem, concatenate, pad, flip; and composites
+of them with PyTorch's names: squeeze, unsqueeze, permute, flatten.
 
 All are linear and only move entries, so each adjoint moves ``g`` back: the inverse reshape
 or permutation, a scatter-add into zeros for indexing, a split for concatenation, a crop
@@ -177,3 +178,57 @@ _flip_prim = Primitive("flip", _flip, _flip_adjoint, linear=True)
 def flip(z, axis=None) -> Tensor:
     """``x = z`` reversed along ``axis`` (all axes when None), as ``np.flip``."""
     return _flip_prim(z, axis=axis)
+
+
+# Composites of reshape and transpose (no adjoint of their own), with PyTorch's names.
+def _dim(dim: int, ndim: int, name: str) -> int:
+    """``dim`` in ``[-ndim, ndim)`` as a non-negative axis, or a clear error."""
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{name}: dim {dim} is out of range for a tensor of {ndim} dimensions")
+    return dim % ndim
+
+
+def squeeze(z: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:
+    """``x = z`` without its size-1 axes (only those in ``dim`` when given; an axis in ``dim``
+    of another size is kept), as ``torch.squeeze``.
+
+    Shape: ``(A, 1, B) -> (A, B)``.
+    """
+    if dim is None:
+        dims = [a for a, n in enumerate(z.shape) if n == 1]
+    else:
+        dims = [_dim(d, max(z.ndim, 1), "squeeze") for d in np.atleast_1d(dim).tolist()]
+    return reshape(z, tuple(n for a, n in enumerate(z.shape) if not (a in dims and n == 1)))
+
+
+def unsqueeze(z: Tensor, dim: int) -> Tensor:
+    """``x = z`` with a size-1 axis inserted at ``dim`` (in ``[-ndim-1, ndim]``).
+
+    Shape: ``(A, B) -> (A, 1, B)`` for ``dim=1``.
+    """
+    d = _dim(dim, z.ndim + 1, "unsqueeze")
+    return reshape(z, z.shape[:d] + (1,) + z.shape[d:])
+
+
+def permute(z: Tensor, *dims: int) -> Tensor:
+    """``x = z`` with its axes in the order ``dims`` (a permutation), as ``torch.permute``.
+
+    Shape: ``(A, B, C) -> (C, A, B)`` for ``dims = (2, 0, 1)``.
+    """
+    dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+    if len(dims) != z.ndim:
+        raise ValueError(f"permute: {len(dims)} dims {dims} for a tensor of {z.ndim} dimensions")
+    return transpose(z, dims)
+
+
+def flatten(z: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """``x = z`` with axes ``start_dim..end_dim`` merged into one, as ``torch.flatten``.
+
+    Shape: ``(N, C, H, W) -> (N, C H W)`` for ``start_dim=1``; ``() -> (1,)``.
+    """
+    if z.ndim == 0:
+        return reshape(z, (1,))
+    s, e = _dim(start_dim, z.ndim, "flatten"), _dim(end_dim, z.ndim, "flatten")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(z, z.shape[:s] + (int(np.prod(z.shape[s : e + 1])),) + z.shape[e + 1 :])

@@ -8,6 +8,11 @@ With ``e`` the epoch counter (``last_epoch``), the lr each schedule gives is::
     MultiStepLR        eta_0 * gamma ** (number of milestones <= e)
     LinearLR           eta_0 * (s + (f - s) * min(e, T) / T)      (a warm-up when s < f = 1)
     CosineAnnealingLR  eta_min + (eta_0 - eta_min) * (1 + cos(pi e / T_max)) / 2
+    ExponentialLR      eta_0 * gamma ** e
+    LambdaLR           eta_0 * lr_lambda(e)                   (computed so, not recursively)
+
+(:class:`~convprop.optim.cycle.OneCycleLR`, stepped per batch, and
+:class:`~convprop.optim.plateau.ReduceLROnPlateau`, stepped with a metric, live beside this.)
 
 Like PyTorch, ``step()`` computes each lr *recursively* from the current ``group["lr"]``
 (a multiplication by ``gamma`` at a boundary; for the cosine, the ratio
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -202,3 +207,50 @@ class CosineAnnealingLR(LRScheduler):
             ]
         ratio = (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by ``gamma`` every epoch: ``eta_0 gamma**e``."""
+
+    hyperparameters = ("gamma",)
+
+    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+        self.gamma = check_nonnegative("gamma", gamma)
+        super().__init__(optimizer)
+
+    def _next_lrs(self) -> list[float]:
+        if self.last_epoch == 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class LambdaLR(LRScheduler):
+    """Set the lr to ``eta_0 * lr_lambda(e)``: one function, or one per parameter group.
+
+    The functions are not in :meth:`state_dict` (as in PyTorch): pass the same ones when
+    building the scheduler that loads it.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Iterable[Callable[[int], float]],
+    ) -> None:
+        n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
+        lambdas = [lr_lambda] * n if callable(lr_lambda) else list(lr_lambda)
+        if len(lambdas) != n:
+            raise ValueError(
+                f"LambdaLR: expected {n} lr_lambdas (one per group), got {len(lambdas)}"
+            )
+        if not all(callable(f) for f in lambdas):
+            raise TypeError(
+                "LambdaLR: lr_lambda must be a function of the epoch, or a list of them"
+            )
+        self.lr_lambdas = lambdas
+        super().__init__(optimizer)
+
+    def _next_lrs(self) -> list[float]:
+        return [
+            base * f(self.last_epoch)
+            for f, base in zip(self.lr_lambdas, self.base_lrs, strict=True)
+        ]
