@@ -80,7 +80,11 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"({d['optimizer']})")
     p.add_argument("--schedule", choices=list(SCHEDULES), help=f"per epoch ({d['schedule']})")
     p.add_argument("--step-size", type=int, help=f"epochs per drop, step ({d['step_size']})")
-    p.add_argument("--gamma", type=float, help=f"lr factor per drop, step ({d['gamma']})")
+    p.add_argument(
+        "--gamma",
+        type=float,
+        help=f"lr factor: per drop (step), per epoch (exponential) ({d['gamma']})",
+    )
     p.add_argument("--init", choices=list(INITIALISERS), help=f"initialiser ({d['init']})")
     p.add_argument("--seed", type=int, help=f"weights and batch order ({d['seed']})")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
