@@ -8,6 +8,7 @@ from convprop.ops import methods  # noqa: F401  (binds Tensor's operators and me
 from convprop.ops.arith import add, div, linear, matmul, mul, neg, pow, sub
 from convprop.ops.convolution import conv2d
 from convprop.ops.loss import cross_entropy, log_softmax, mse_loss, nll_loss, one_hot, softmax
+from convprop.ops.norm import batch_norm, group_norm, layer_norm, normalize
 from convprop.ops.pointwise import exp, log, relu, sigmoid, sqrt, tanh
 from convprop.ops.pool import avg_pool2d, max_pool2d
 from convprop.ops.primitive import PRIMITIVES, Primitive
@@ -19,6 +20,7 @@ __all__ = [
     "Primitive",
     "add",
     "avg_pool2d",
+    "batch_norm",
     "concatenate",
     "conv2d",
     "cross_entropy",
@@ -26,6 +28,8 @@ __all__ = [
     "exp",
     "flip",
     "getitem",
+    "group_norm",
+    "layer_norm",
     "log",
     "log_softmax",
     "linear",
@@ -37,6 +41,7 @@ __all__ = [
     "mul",
     "neg",
     "nll_loss",
+    "normalize",
     "one_hot",
     "pad",
     "pow",
