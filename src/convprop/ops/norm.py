@@ -155,8 +155,8 @@ def batch_norm(
     """
     z = z if isinstance(z, Tensor) else Tensor(z)
     c = z.shape[1] if z.ndim >= 2 else 0
-    gamma = weight if weight is not None else Tensor(np.ones(c, z.dtype))
-    beta = bias if bias is not None else Tensor(np.zeros(c, z.dtype))
+    gamma = weight if weight is not None else Tensor(np.ones(c), dtype=z.dtype)
+    beta = bias if bias is not None else Tensor(np.zeros(c), dtype=z.dtype)
     if training or running_mean is None or running_var is None:
         running = None
         if training and running_mean is not None and running_var is not None:
@@ -168,9 +168,9 @@ def batch_norm(
             f"{running_var.shape} do not fit input of shape {z.shape}"
         )
     with no_grad():
-        inv_sigma = Tensor((1 / np.sqrt(running_var + eps)).astype(z.dtype))
+        inv_sigma = Tensor(1 / np.sqrt(running_var + eps), dtype=z.dtype)
     scale = mul(gamma, inv_sigma)
-    shift = add(beta, mul(scale, Tensor(-running_mean.astype(z.dtype))))
+    shift = add(beta, mul(scale, Tensor(-running_mean, dtype=z.dtype)))
     per_channel = (c,) + (1,) * (z.ndim - 2)
     return add(mul(z, reshape(scale, per_channel)), reshape(shift, per_channel))
 
