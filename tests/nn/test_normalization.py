@@ -16,9 +16,7 @@ F64 = np.float64
 def _randomise(layer, ref) -> None:
     """Random affine parameters, the same on both sides."""
     with torch.no_grad():
-        for (name, p), (_, q) in zip(
-            layer.named_parameters(), ref.named_parameters(), strict=True
-        ):
+        for p, q in zip(layer.parameters(), ref.parameters(), strict=True):
             p.data[...] = RNG.standard_normal(p.shape)
             q.copy_(torch.tensor(p.data))
 

@@ -78,11 +78,10 @@ def _batch_norm(z, gamma, beta, *, eps, running=None):
     if m < 2:
         raise ValueError(f"batch_norm needs more than 1 value per channel, got shape {z.shape}")
     mu = _channel_sum(v) / m
-    x = np.subtract(v, _per_channel(mu, v))  # z - mu, then scaled and shifted in place
-    var = _channel_dot(x, x) / m
+    centred = np.subtract(v, _per_channel(mu, v))  # z - mu, kept for G
+    var = _channel_dot(centred, centred) / m
     inv_sigma = 1 / np.sqrt(var + eps)
-    scale = gamma * inv_sigma
-    np.multiply(x, _per_channel(scale, v), out=x)
+    x = np.multiply(centred, _per_channel(gamma * inv_sigma, v))
     np.add(x, _per_channel(beta, v), out=x)
     if running is not None:  # PyTorch's rule, with the unbiased variance
         running_mean, running_var, momentum = running
@@ -90,24 +89,20 @@ def _batch_norm(z, gamma, beta, *, eps, running=None):
         running_mean += momentum * mu
         running_var *= 1 - momentum
         running_var += momentum * var * (m / (m - 1))
-    return back(x), (z, mu, inv_sigma, gamma, m)
+    return back(x), (z, centred, inv_sigma, gamma, m)
 
 
 def _batch_norm_adjoint(g, ctx, needs):
-    z, mu, inv_sigma, gamma, m = ctx
-    v, back = channel_view(z)
-    gv, _ = channel_view(_as_layout_of(g, z))
+    z, centred, inv_sigma, gamma, m = ctx
+    gv, back = channel_view(_as_layout_of(g, z))  # (P, C, Q) as centred
     sum_g = _channel_sum(gv)
-    g_xhat = (_channel_dot(gv, v) - mu * sum_g) * inv_sigma  # sum g xhat
+    g_xhat = _channel_dot(gv, centred) * inv_sigma  # sum g xhat
     delta = None
-    if needs[0]:
-        # delta = gamma / sigma (g + k1 z + k0), k1 z + k0 = -xhat mean(g xhat) - mean(g)
-        k1 = -g_xhat * inv_sigma / m
-        k0 = -sum_g / m - k1 * mu
-        d = np.multiply(v, _per_channel(k1, v))
+    if needs[0]:  # delta = gamma / sigma (g - mean(g) + k (z - mu)), k = -mean(g xhat) / sigma
+        d = np.multiply(centred, _per_channel(-g_xhat * inv_sigma / m, gv))
         np.add(d, gv, out=d)
-        np.add(d, _per_channel(k0, v), out=d)
-        np.multiply(d, _per_channel(gamma * inv_sigma, v), out=d)
+        np.subtract(d, _per_channel(sum_g / m, gv), out=d)
+        np.multiply(d, _per_channel(gamma * inv_sigma, gv), out=d)
         delta = back(d)
     return delta, g_xhat if needs[1] else None, sum_g if needs[2] else None
 
