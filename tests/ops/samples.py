@@ -214,4 +214,22 @@ SAMPLES: dict[str, Sample] = {
             ops.clone(z) if z.dtype == np.float64 else ops.to(ops.to(z, np.float64), z.dtype)
         ),
     ),
+    # normalisation (ops/norm.py): batch_norm in training form, normalize over the last axis
+    "batch_norm": Sample(
+        _inputs(_n(4, 3, 2, 5), _n(3), _n(3)),
+        lambda z, w, b: (
+            (z - z.mean(axis=(0, 2, 3), keepdims=True))
+            / np.sqrt(z.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+            * w[:, None, None]
+            + b[:, None, None]
+        ),
+        lambda z, w, b: ops.batch_norm(z, None, None, w, b, training=True),
+    ),
+    "normalize": Sample(
+        _inputs(_n(3, 2, 6)),
+        lambda z: (
+            (z - z.mean(axis=-1, keepdims=True)) / np.sqrt(z.var(axis=-1, keepdims=True) + 1e-5)
+        ),
+        ops.normalize,
+    ),
 }

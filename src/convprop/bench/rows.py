@@ -174,6 +174,36 @@ def build_cross_entropy(side: str) -> Callable[[], Any]:
     return ours
 
 
+def build_batch_norm(side: str) -> Callable[[], Any]:
+    """BatchNorm2d(16) forward + backward in training mode on 64x16x28x28; convprop gets the
+    batch-last view a convolution hands on (PyTorch its own contiguous NCHW)."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((64, 16, 28, 28), dtype=np.float32)
+    eps = rng.standard_normal(z.shape, dtype=np.float32)
+    if side == "torch":
+        import torch
+
+        layer = torch.nn.BatchNorm2d(16)
+        tz, te = torch.tensor(z, requires_grad=True), torch.tensor(eps)
+
+        def theirs():
+            tz.grad = None
+            layer(tz).backward(te)
+
+        return theirs
+    from convprop import nn
+    from convprop.tensor import Tensor
+
+    ours_layer = nn.BatchNorm2d(16)
+    batch_last = z.transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2)  # (C, H, W, N) memory
+    eps_bl = eps.transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2)
+
+    def ours():
+        ours_layer(Tensor(batch_last, requires_grad=True)).backward(eps_bl)
+
+    return ours
+
+
 def build_lenet_step(side: str) -> Callable[[], Any]:
     """One SGD-with-momentum step of LeNet-5 on a batch of 64 (the same weights both sides)."""
     from convprop.models import build_model
@@ -231,6 +261,7 @@ SPECS = [
     *(Spec(k, c.label, c.gflop, "conv") for k, c in CONV_CASES.items()),
     Spec("max_pool", "max-pool 2x2 F+G 64x6x28x28", group="ops"),
     Spec("cross_entropy", "cross-entropy F+G 64x10", group="ops"),
+    Spec("batch_norm", "BatchNorm2d F+G 64x16x28x28", group="ops"),
     Spec("lenet_step", "LeNet-5 training step, batch 64", LENET_STEP_GFLOP, group="train"),
 ]
 
@@ -255,6 +286,7 @@ def build(key: str, side: str, variant: str = "auto") -> Callable[[], Any]:
     return {
         "max_pool": build_max_pool,
         "cross_entropy": build_cross_entropy,
+        "batch_norm": build_batch_norm,
         "lenet_step": build_lenet_step,
     }[key](side)
 

@@ -1,7 +1,8 @@
 """Layers that own parameters, built only from ops (``convprop.ops``).
 
 One file per kind: ``module`` (Module, Parameter), ``container`` (Sequential, ModuleList),
-``linear``, ``conv``, ``pooling``, ``activation``, ``flatten``, ``dropout``, ``loss``,
+``linear``, ``conv``, ``pooling``, ``normalization``, ``activation``, ``flatten``,
+``dropout``, ``loss``,
 ``init``.
 """
 
@@ -30,13 +31,18 @@ from convprop.nn.flatten import Flatten
 from convprop.nn.linear import Linear
 from convprop.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from convprop.nn.module import Module, Parameter
+from convprop.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from convprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Conv2d",
     "Dropout",
     "Flatten",
+    "GroupNorm",
+    "LayerNorm",
     "Linear",
     "MaxPool2d",
     "Module",

@@ -10,6 +10,7 @@ from convprop.ops.arith import add, div, linear, matmul, mul, neg, pow, sub
 from convprop.ops.binary_loss import binary_cross_entropy_with_logits
 from convprop.ops.convolution import conv2d
 from convprop.ops.loss import cross_entropy, log_softmax, mse_loss, nll_loss, one_hot, softmax
+from convprop.ops.norm import batch_norm, group_norm, layer_norm, normalize
 from convprop.ops.pointwise import exp, log, relu, sigmoid, sqrt, tanh
 from convprop.ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from convprop.ops.primitive import PRIMITIVES, Primitive
@@ -28,6 +29,7 @@ __all__ = [
     "Primitive",
     "add",
     "avg_pool2d",
+    "batch_norm",
     "concatenate",
     "conv2d",
     "cross_entropy",
@@ -35,6 +37,8 @@ __all__ = [
     "exp",
     "flip",
     "getitem",
+    "group_norm",
+    "layer_norm",
     "log",
     "log_softmax",
     "linear",
@@ -46,6 +50,7 @@ __all__ = [
     "mul",
     "neg",
     "nll_loss",
+    "normalize",
     "one_hot",
     "pad",
     "pow",
