@@ -80,6 +80,7 @@ from .geometry import (
     conv2d_output_shape,
     conv2d_padding,
     conv_geometry,
+    conv_transpose_geometry,
 )
 
 __all__ = [
@@ -96,5 +97,6 @@ __all__ = [
     "conv2d_output_shape",
     "conv2d_padding",
     "conv_geometry",
+    "conv_transpose_geometry",
     "workspace",
 ]
