@@ -6,6 +6,7 @@
 
 from convprop.ops import methods  # noqa: F401  (binds Tensor's operators and methods)
 from convprop.ops.arith import add, div, linear, matmul, mul, neg, pow, sub
+from convprop.ops.conv_transpose import conv_transpose2d
 from convprop.ops.convolution import conv2d
 from convprop.ops.loss import cross_entropy, log_softmax, mse_loss, nll_loss, one_hot, softmax
 from convprop.ops.pointwise import exp, log, relu, sigmoid, sqrt, tanh
@@ -21,6 +22,7 @@ __all__ = [
     "avg_pool2d",
     "concatenate",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "div",
     "exp",
