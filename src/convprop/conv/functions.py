@@ -236,7 +236,7 @@ def _engine(method: str, g: ConvGeometry, exact: bool) -> Engine:
     errors would not be exact: "auto" takes im2col instead, "fft" is refused."""
     one = g.one_group()
     if exact and method == "fft":
-        raise ValueError("method 'fft' is not exact on integer arrays: pass floats or pick another")
+        raise ValueError("method 'fft' is not exact on integer arrays: pass floats or another")
     if exact and method == "auto" and auto_method(one) == "fft":
         return ENGINES["im2col"]
     return engine_for(method, one)

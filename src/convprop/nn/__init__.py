@@ -1,7 +1,8 @@
 """Layers that own parameters, built only from ops (``convprop.ops``).
 
 One file per kind: ``module`` (Module, Parameter), ``container`` (Sequential, ModuleList),
-``linear``, ``conv``, ``conv_transpose``, ``pooling``, ``activation``, ``flatten``, ``dropout``, ``init``.
+``linear``, ``conv``, ``conv_transpose``, ``pooling``, ``activation``, ``flatten``,
+``dropout``, ``init``.
 """
 
 from convprop.nn import init
