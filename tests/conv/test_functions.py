@@ -381,8 +381,8 @@ def test_mixed_and_integer_dtypes():
     z32 = r.standard_normal((6, 6)).astype(np.float32)
     assert conv2d(z32, np.ones((2, 2))).dtype == np.float64  # numpy's result type
     assert conv2d(z32, np.ones((2, 2), dtype=np.int64)).dtype == np.float32  # ints -> float32
-    x = conv2d([[1, 2, 3], [4, 5, 6]], [[1, 0], [0, 1]])  # lists of ints
-    assert x.dtype == np.float32
+    x = conv2d([[1, 2, 3], [4, 5, 6]], [[1, 0], [0, 1]])  # lists of ints: exact, int64
+    assert x.dtype == np.int64
     np.testing.assert_array_equal(
         x, scipy.signal.convolve2d([[1, 2, 3], [4, 5, 6]], np.eye(2), "valid")
     )

@@ -100,6 +100,25 @@ def _bce_ref(z: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.mean(-BCE_W * (BCE_P * t * np.log(sigma) + (1 - t) * np.log(1 - sigma)))
 
 
+def _conv_transpose_ref(z, w, *, stride, padding, output_padding, groups):
+    """Transposed true convolution by scattering: every z[n, c, i, j] adds itself times the
+    flipped kernel w[c, o] into x at (s i + a - p, s j + b - p), group by group."""
+    n, c, h, wd = z.shape
+    og, (kh, kw) = w.shape[1], w.shape[2:]
+    hx = (h - 1) * stride - 2 * padding + kh + output_padding
+    wx = (wd - 1) * stride - 2 * padding + kw + output_padding
+    full = np.zeros((n, og * groups, hx + 2 * padding, wx + 2 * padding))
+    flipped = w[:, :, ::-1, ::-1]
+    for ci in range(c):
+        j = ci // (c // groups)  # its group
+        for i in range(h):
+            for jj in range(wd):
+                patch = np.einsum("n,oab->noab", z[:, ci, i, jj], flipped[ci])
+                r, q = i * stride, jj * stride
+                full[:, j * og : (j + 1) * og, r : r + kh, q : q + kw] += patch
+    return full[:, :, padding : padding + hx, padding : padding + wx]
+
+
 LABELS = np.array([2, 0, 1, 2])
 BCE_W, BCE_P = np.array([0.5, 2.0, 1.0]), np.array([3.0, 0.5, 1.0])
 
@@ -231,5 +250,16 @@ SAMPLES: dict[str, Sample] = {
             (z - z.mean(axis=-1, keepdims=True)) / np.sqrt(z.var(axis=-1, keepdims=True) + 1e-5)
         ),
         ops.normalize,
+    ),
+    # transposed convolution (issue 15): true convolution, stride 2, padding 1, groups 2
+    "conv_transpose2d": Sample(
+        _inputs(_n(2, 4, 3, 4), _n(4, 3, 3, 2), _n(6)),
+        lambda z, w, b: (
+            _conv_transpose_ref(z, w, stride=2, padding=1, output_padding=1, groups=2)
+            + b[:, None, None]
+        ),
+        lambda z, w, b: ops.conv_transpose2d(
+            z, w, b, stride=2, padding=1, output_padding=1, groups=2
+        ),
     ),
 }

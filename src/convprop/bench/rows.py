@@ -242,6 +242,44 @@ def build_lenet_step(side: str) -> Callable[[], Any]:
     return ours
 
 
+def build_conv_transpose(side: str) -> Callable[[], Any]:
+    """nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1) on 32x16x14x14 -> 32x8x28x28, forward
+    and backward (input, weight and bias gradients), float32; PyTorch gets the flipped kernel."""
+    from convprop import nn
+
+    layer = nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1, rng=0)
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((32, 16, 14, 14), dtype=np.float32)
+    eps = rng.standard_normal((32, 8, 28, 28), dtype=np.float32)
+    if side == "torch":
+        import torch
+
+        twin = torch.nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1)
+        with torch.no_grad():
+            twin.weight.copy_(
+                torch.tensor(np.ascontiguousarray(layer.weight.data[:, :, ::-1, ::-1]))
+            )
+            twin.bias.copy_(torch.tensor(layer.bias.data))
+        tz, te = torch.tensor(z, requires_grad=True), torch.tensor(eps)
+
+        def theirs():
+            out = twin(tz)
+            tz.grad = twin.weight.grad = twin.bias.grad = None
+            out.backward(te)
+
+        return theirs
+    from convprop.tensor import Tensor
+
+    def ours():
+        layer.zero_grad()
+        layer(Tensor(z, requires_grad=True)).backward(eps)
+
+    return ours
+
+
+CONV_TRANSPOSE_GFLOP = 3 * 2 * 32 * 16 * 14 * 14 * 8 * 4 * 4 / 1e9  # F, delta, g_w of the conv
+
+
 LENET_STEP_GFLOP = (
     3 * 2 * 64 * (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 840) / 1e9
 )
@@ -259,6 +297,12 @@ class Spec:
 
 SPECS = [
     *(Spec(k, c.label, c.gflop, "conv") for k, c in CONV_CASES.items()),
+    Spec(
+        "conv_transpose",
+        "ConvTranspose2d F+G 32x16x14x14 -> 8, k4 s2 p1",
+        CONV_TRANSPOSE_GFLOP,
+        "conv",
+    ),
     Spec("max_pool", "max-pool 2x2 F+G 64x6x28x28", group="ops"),
     Spec("cross_entropy", "cross-entropy F+G 64x10", group="ops"),
     Spec("batch_norm", "BatchNorm2d F+G 64x16x28x28", group="ops"),
@@ -288,6 +332,7 @@ def build(key: str, side: str, variant: str = "auto") -> Callable[[], Any]:
         "cross_entropy": build_cross_entropy,
         "batch_norm": build_batch_norm,
         "lenet_step": build_lenet_step,
+        "conv_transpose": build_conv_transpose,
     }[key](side)
 
 

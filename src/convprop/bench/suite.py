@@ -153,7 +153,7 @@ def run_suite(
         for spec in (s for s in rows.SPECS if s.group in groups):
             ours, theirs = alternate(workers, spec.key, rounds, repeat=3 if quick else 5)
             row = Row(spec.label, ours, theirs, spec.gflop)
-            if spec.group == "conv":
+            if spec.key in rows.CONV_CASES:  # the engine table of a plain conv row
                 engines[spec.key] = engine_table(workers["convprop"], spec.key, quick)
                 auto = engines[spec.key]["auto"]
                 row.note = "auto: " + ", ".join(f"{r} {m}" for r, m in auto.items())

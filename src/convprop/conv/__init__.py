@@ -35,6 +35,19 @@ is that correlation with the kernel flipped on both spatial axes, and ``g_w`` is
 
 Arrays are one image ``(H, W)`` with a kernel ``(kh, kw)``, or a batch ``(N, C_in, H, W)`` with
 kernels ``(C_out, C_in, kh, kw)`` (PyTorch's NCHW / OIHW), and an optional bias ``(C_out,)``.
+``groups=q`` (every function) splits the channels as PyTorch does: kernels
+``(C_out, C_in/q, kh, kw)``, group j's outputs see only group j's inputs; the engine runs once per
+group on the channel slices (:mod:`.grouped`), and one group is a single engine call.
+:func:`conv_transpose_geometry` gives the convolution whose G_delta is a transposed convolution
+(``convprop.ops.conv_transpose2d``, ``nn.ConvTranspose2d``).
+
+**Dtypes.** Float arrays are computed in their dtype (float16 in float32; mixed dtypes in NumPy's
+result type) and returned in it. Integer and bool arrays are exact: when every array is an
+integer one, the work is in float64, which holds every integer below 2**53 and every sum of
+them exactly, and the result is int64. Inputs whose sums could reach 2**53 (bounded by
+``max|a| max|b|`` times the number of terms of one sum) raise ValueError; ``method="auto"``
+takes im2col where it would take fft, and ``method="fft"`` is refused (its rounding is not
+exact). An integer array beside a float one takes the float's dtype (float32 at least).
 
 The public functions, in :mod:`.functions`: :func:`conv2d` (F, with an optional bias),
 :func:`conv2d_adjoint_input` (G_delta), :func:`conv2d_adjoint_weight` (G_gw, and on request the
@@ -80,6 +93,7 @@ from .geometry import (
     conv2d_output_shape,
     conv2d_padding,
     conv_geometry,
+    conv_transpose_geometry,
 )
 
 __all__ = [
@@ -96,5 +110,6 @@ __all__ = [
     "conv2d_output_shape",
     "conv2d_padding",
     "conv_geometry",
+    "conv_transpose_geometry",
     "workspace",
 ]

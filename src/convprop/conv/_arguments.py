@@ -13,11 +13,19 @@ _SHAPES = {  # what each array may be: (one image, a batch)
     "eps": ("(Ho, Wo)", "(N, C_out, Ho, Wo)"),
 }
 _WORKING = (np.dtype(np.float32), np.dtype(np.float64))
+EXACT = 2**53  # float64 holds every integer of smaller magnitude, and sums of them exactly
+INTEGER = np.dtype(np.int64)  # the result dtype when every input is an integer array
 
 
 def prepare(**named):
-    """Arrays as 4-D floats of one working dtype; also their dtypes and whether they were 2-D."""
-    arrays = [_as_float(a, name) for name, a in named.items()]
+    """Arrays as 4-D floats of one working dtype; also the result dtypes and whether they were
+    2-D. Integer (and bool) arrays take the float inputs' dtype (float32 at least); when all
+    inputs are integers they become float64 and the dtypes say int64 (see check_exact)."""
+    arrays = [np.asarray(a) for a in named.values()]
+    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    integers = all(a.dtype.kind in "biu" for a in arrays)
+    to = np.result_type(np.float32, *floats) if floats else np.dtype(np.float64)
+    arrays = [_as_float(a, name, to) for a, name in zip(arrays, named, strict=True)]
     ndim = arrays[0].ndim
     if ndim not in (2, 4) or any(a.ndim != ndim for a in arrays):
         two, four = (" with ".join(f"{n} {_SHAPES[n][i]}" for n in named) for i in (0, 1))
@@ -30,13 +38,13 @@ def prepare(**named):
         work = np.dtype(np.float32) if work.itemsize < 4 else work  # float16 -> float32
         arrays = [a.astype(work, copy=False) for a in arrays]
     single = ndim == 2
+    dtypes = [INTEGER] * len(dtypes) if integers else dtypes
     return [a[None, None] for a in arrays] if single else arrays, dtypes, single
 
 
-def _as_float(a, name: str) -> np.ndarray:
-    a = np.asarray(a)
+def _as_float(a: np.ndarray, name: str, to: np.dtype) -> np.ndarray:
     if a.dtype.kind in "biu":
-        return a.astype(np.float32)
+        return a.astype(to)
     if a.dtype.kind != "f":
         raise ValueError(f"{name} must hold real numbers (float or int), got dtype {a.dtype}")
     return a
@@ -47,9 +55,26 @@ def finish(a: np.ndarray, dtypes, single: bool, contiguous: bool = True) -> np.n
     C-contiguous (or, with ``contiguous=False``, in whatever layout the engine wrote)."""
     a = a[0, 0] if single else a
     dtype = dtypes[0] if dtypes[0] == dtypes[-1] else np.result_type(*dtypes)
+    if dtype == INTEGER:  # float64 sums of integers below 2**53 (check_exact): exact
+        return a.astype(INTEGER)
     if a.dtype == dtype and (a.flags.c_contiguous or not contiguous):
         return a
     return np.ascontiguousarray(a, dtype=dtype)
+
+
+def check_exact(a: np.ndarray, b: np.ndarray, terms: int, what: str, extra: float = 0.0):
+    """Refuse integer inputs whose sums of ``terms`` products of ``a`` and ``b`` entries (plus
+    ``extra``) could reach 2**53, past which float64 no longer holds every integer."""
+    top = max(_max_abs(a) * _max_abs(b) * terms + extra, _max_abs(a), _max_abs(b))
+    if top >= EXACT:
+        raise ValueError(
+            f"integer {what} not exact: its sums may reach {top:.3g} >= 2**53; pass floats "
+            "to accept rounding"
+        )
+
+
+def _max_abs(a: np.ndarray) -> float:
+    return float(np.abs(a).max()) if a.size else 0.0
 
 
 def check_eps(eps: np.ndarray, g: ConvGeometry) -> None:
@@ -59,12 +84,13 @@ def check_eps(eps: np.ndarray, g: ConvGeometry) -> None:
         raise ValueError(f"eps shape mismatch: F gives {want} for these options, got {got}")
 
 
-def infer_input_shape(input_shape, es, ws, stride, padding, dilation, kind, single):
+def infer_input_shape(input_shape, es, ws, stride, padding, dilation, kind, single, groups=1):
+    c = ws[1] * groups
     if input_shape is not None:
         s = tuple(input_shape)
         if len(s) == 2:
-            return (es[0], ws[1], *s)
-        if single or len(s) != 4 or s[:2] != (es[0], ws[1]):
+            return (es[0], c, *s)
+        if single or len(s) != 4 or s[:2] != (es[0], c):
             raise ValueError(
                 f"input_shape {s} is inconsistent with eps {es[-2:] if single else es} and w"
             )
@@ -75,15 +101,18 @@ def infer_input_shape(input_shape, es, ws, stride, padding, dilation, kind, sing
     w = (es[3] - 1) * sw + dw * (ws[3] - 1) + 1 - pl - pr
     if h < 1 or w < 1:
         raise ValueError(f"eps of size {es[2:]} is too small: no input size gives it")
-    return (es[0], ws[1], h, w)
+    return (es[0], c, h, w)
 
 
-def infer_kernel_shape(kernel_shape, es, zs, stride, padding, dilation, single):
+def infer_kernel_shape(kernel_shape, es, zs, stride, padding, dilation, single, groups=1):
+    if zs[1] % groups:
+        raise ValueError(f"groups={groups} must divide C_in={zs[1]}")
+    c = zs[1] // groups
     if kernel_shape is not None:
         k = tuple(kernel_shape)
         if len(k) == 2:
-            return (es[1], zs[1], *k)
-        if single or len(k) != 4 or k[:2] != (es[1], zs[1]):
+            return (es[1], c, *k)
+        if single or len(k) != 4 or k[:2] != (es[1], c):
             raise ValueError(f"kernel_shape {k} is inconsistent with eps {es} and z {zs}")
         return k
     (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
@@ -108,7 +137,7 @@ def infer_kernel_shape(kernel_shape, es, zs, stride, padding, dilation, single):
                 f"kernel_shape is required: {found} eps {es[2:]} and z {zs[2:]} on axis {axis}"
             )
         sizes.append(fits[0] + 1)
-    return (es[1], zs[1], *sizes)
+    return (es[1], c, *sizes)
 
 
 def oriented(w: np.ndarray, kind: str) -> np.ndarray:

@@ -3,21 +3,26 @@
 Each resolves its options into a :class:`~convprop.conv.geometry.ConvGeometry` (or takes the
 one F computed, ``geometry=``), picks one engine from :data:`~convprop.conv.engines.ENGINES`
 and runs it in the correlation form (true convolution flips the kernel here, and g_w back).
+With ``groups > 1`` the engine runs once per group on that group's channel slices (see
+:mod:`.grouped`); with one group it runs once on the whole arrays, as before groups existed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import grouped
 from ._arguments import (
+    INTEGER,
     check_eps,
+    check_exact,
     finish,
     infer_input_shape,
     infer_kernel_shape,
     oriented,
     prepare,
 )
-from .engines import auto_method, engine_for
+from .engines import ENGINES, Engine, auto_method, engine_for
 from .geometry import ConvGeometry, conv_geometry, geometry_of
 
 Pair = int | tuple[int, int]
@@ -32,6 +37,7 @@ def conv2d(
     padding: int | tuple | str = "valid",
     dilation: Pair = 1,
     kind: str = "convolution",
+    groups: int = 1,
     method: str = "auto",
     geometry: ConvGeometry | None = None,
     contiguous: bool = True,
@@ -42,7 +48,9 @@ def conv2d(
     ``zp`` the zero-padded ``z`` and ``w' = w`` for ``kind="correlation"``
     (``torch.nn.functional.conv2d``) or ``w`` flipped on both spatial axes for
     ``kind="convolution"`` (``scipy.signal.convolve2d``). ``b`` (optional, batches only) is one
-    number per output channel.
+    number per output channel. ``groups=q`` splits the channels into q groups, as PyTorch:
+    kernels ``(O, C/q, kh, kw)``, and output channels ``j*O/q .. (j+1)*O/q - 1`` see only
+    input channels ``j*C/q .. (j+1)*C/q - 1``.
 
     ``geometry``: the result of :func:`conv_geometry` for these shapes and options (which are
     then ignored); pass the same object to G to skip re-deriving it and let G reuse what F's
@@ -50,12 +58,13 @@ def conv2d(
     returns x in the engine's memory layout (``batch_last``: a view of ``(O, Ho, Wo, N)``
     memory) instead of a C-contiguous copy.
 
-    Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C, kh, kw), (O,) ->
+    Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C/groups, kh, kw), (O,) ->
     (N, O, Ho, Wo)``, ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``; valid, stride 1:
     ``Ho = H - kh + 1``.
     """
     (z, w), dtypes, single = prepare(z=z, w=w)
-    g = _geometry(geometry, z.shape, w.shape, stride, padding, dilation, kind)
+    g = _geometry(geometry, z.shape, w.shape, stride, padding, dilation, kind, groups)
+    exact = dtypes[0] == INTEGER
     if b is not None:
         b = np.asarray(b)
         if single or b.shape != (g.o,):
@@ -63,8 +72,16 @@ def conv2d(
                 f"bias of shape {b.shape} needs a 4-D kernel with as many output channels, "
                 f"got kernel {w.shape[-4:] if not single else w.shape[2:]}"
             )
+        if b.dtype.kind in "biu":
+            b = b.astype(z.dtype)
+        elif exact:  # a float bias: a float result, as NumPy's promotion
+            exact, dtypes = False, [np.result_type(b.dtype, np.float64)] * 2
+    if exact:
+        extra = 0.0 if b is None else float(np.abs(b).max())
+        check_exact(z, w, (g.c // g.groups) * g.kh * g.kw, "convolution", extra)
     # with the caller's geometry, G may follow with it: the engine may keep work for G_gw
-    x = engine_for(method, g).forward(z, oriented(w, g.kind), g, b, keep=geometry is not None)
+    engine = _engine(method, g, exact)
+    x = grouped.forward(engine, z, oriented(w, g.kind), g, b, keep=geometry is not None)
     return finish(x, dtypes, single, contiguous)
 
 
@@ -77,6 +94,7 @@ def conv2d_adjoint_input(
     padding: int | tuple | str = "valid",
     dilation: Pair = 1,
     kind: str = "convolution",
+    groups: int = 1,
     method: str = "auto",
     geometry: ConvGeometry | None = None,
     contiguous: bool = True,
@@ -93,7 +111,8 @@ def conv2d_adjoint_input(
     ``H = (Ho - 1)*s + d*(kh - 1) + 1 - pt - pb``. ``geometry`` (F's) replaces all of these;
     ``contiguous`` as in :func:`conv2d`.
 
-    Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C, kh, kw) -> (N, C, H, W)``.
+    Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C/groups, kh, kw) ->
+    (N, C, H, W)``.
     """
     (eps, w), dtypes, single = prepare(eps=eps, w=w)
     if geometry is None:
@@ -102,13 +121,17 @@ def conv2d_adjoint_input(
                 f"channel mismatch: eps has {eps.shape[1]} channels, w has C_out={w.shape[0]}"
             )
         options = (stride, padding, dilation, kind)
-        zs = infer_input_shape(input_shape, eps.shape, w.shape, *options, single)
-        geometry = geometry_of(zs, w.shape, *options)
+        zs = infer_input_shape(input_shape, eps.shape, w.shape, *options, single, groups)
+        geometry = geometry_of(zs, w.shape, *options, groups)
     elif w.shape != geometry.kernel_shape:
         raise ValueError(f"w has shape {w.shape}, the geometry {geometry.kernel_shape}")
     check_eps(eps, geometry)
     g = geometry
-    delta = engine_for(method, g).adjoint_input(eps, oriented(w, g.kind), g)
+    exact = dtypes[0] == INTEGER
+    if exact:
+        check_exact(eps, w, (g.o // g.groups) * g.kh * g.kw, "G_delta")
+    engine = _engine(method, g, exact)
+    delta = grouped.adjoint_input(engine, eps, oriented(w, g.kind), g)
     return finish(delta, dtypes, single, contiguous)
 
 
@@ -121,6 +144,7 @@ def conv2d_adjoint_weight(
     padding: int | tuple | str = "valid",
     dilation: Pair = 1,
     kind: str = "convolution",
+    groups: int = 1,
     method: str = "auto",
     geometry: ConvGeometry | None = None,
     with_bias: bool = False,
@@ -135,22 +159,28 @@ def conv2d_adjoint_weight(
     (F's) replaces it and the options. ``with_bias=True`` returns ``(g_w, g_b)`` with the bias
     gradient ``g_b = sum_{n,i,j} eps`` (batches only).
 
-    Shape: ``(Ho, Wo), (H, W) -> (kh, kw)`` or ``(N, O, Ho, Wo), (N, C, H, W) -> (O, C, kh, kw)``
-    (and ``(O,)``).
+    Shape: ``(Ho, Wo), (H, W) -> (kh, kw)`` or ``(N, O, Ho, Wo), (N, C, H, W) ->
+    (O, C/groups, kh, kw)`` (and ``(O,)``).
     """
     (eps, z), dtypes, single = prepare(eps=eps, z=z)
     if geometry is None:
         if eps.shape[0] != z.shape[0]:
             raise ValueError(f"batch mismatch: eps has N={eps.shape[0]}, z has N={z.shape[0]}")
         options = (stride, padding, dilation)
-        ws = infer_kernel_shape(kernel_shape, eps.shape, z.shape, *options, single)
-        geometry = geometry_of(z.shape, ws, *options, kind)
+        ws = infer_kernel_shape(kernel_shape, eps.shape, z.shape, *options, single, groups)
+        geometry = geometry_of(z.shape, ws, *options, kind, groups)
     elif z.shape != geometry.input_shape:
         raise ValueError(f"z has shape {z.shape}, the geometry {geometry.input_shape}")
     check_eps(eps, geometry)
     g = geometry
-    g_w, g_b = engine_for(method, g).adjoint_weight(eps, z, g, with_bias)
+    exact = dtypes[0] == INTEGER
+    if exact:
+        check_exact(eps, np.maximum(np.abs(z).max(), 1.0), g.n * g.ho * g.wo, "G_gw")
+    engine = _engine(method, g, exact)
+    g_w, g_b = grouped.adjoint_weight(engine, eps, z, g, with_bias)
     g_w = finish(oriented(g_w, g.kind), dtypes, single)
+    if with_bias and exact:
+        g_b = g_b.astype(INTEGER)
     return (g_w, g_b) if with_bias else g_w
 
 
@@ -163,6 +193,7 @@ def conv2d_backward(
     padding: int | tuple | str = "valid",
     dilation: Pair = 1,
     kind: str = "convolution",
+    groups: int = 1,
     method: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """G: ``(delta, g_w) = (G_delta(eps, w), G_gw(eps, z))`` for ``x = F(z, w)``.
@@ -173,7 +204,7 @@ def conv2d_backward(
     (eps4, z4, w4), _, _ = prepare(eps=eps, z=z, w=w)  # checks; the dtypes come below
     if eps4.shape[0] != z4.shape[0]:
         raise ValueError(f"batch mismatch: eps has N={eps4.shape[0]}, z has N={z4.shape[0]}")
-    g = geometry_of(z4.shape, w4.shape, stride, padding, dilation, kind)
+    g = geometry_of(z4.shape, w4.shape, stride, padding, dilation, kind, groups)
     delta = conv2d_adjoint_input(eps, w, method=method, geometry=g)
     g_w = conv2d_adjoint_weight(eps, z, method=method, geometry=g)
     return delta, g_w
@@ -186,22 +217,36 @@ def choose_method(
     stride: Pair = 1,
     padding: int | tuple | str = "valid",
     dilation: Pair = 1,
+    groups: int = 1,
     role: str = "forward",
 ) -> str:
     """The engine ``method="auto"`` uses on these shapes, a name from :data:`ENGINES`.
 
     ``role`` (``"forward"``, ``"input"`` or ``"weight"``: F, G_delta or G_gw) is accepted for
-    callers that ask per role; every role gets the same engine.
+    callers that ask per role; every role gets the same engine. With groups, the engine that
+    runs each group.
     """
     if role not in ("forward", "input", "weight"):
         raise ValueError(f"role must be 'forward', 'input' or 'weight', got {role!r}")
-    g = conv_geometry(input_shape, kernel_shape, stride=stride, padding=padding, dilation=dilation)
-    return auto_method(g)
+    options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    g = conv_geometry(input_shape, kernel_shape, **options)
+    return auto_method(g.one_group())
 
 
-def _geometry(geometry, zs, ws, stride, padding, dilation, kind) -> ConvGeometry:
+def _engine(method: str, g: ConvGeometry, exact: bool) -> Engine:
+    """The engine for one group of ``g``; on integers (``exact``) never fft, whose rounding
+    errors would not be exact: "auto" takes im2col instead, "fft" is refused."""
+    one = g.one_group()
+    if exact and method == "fft":
+        raise ValueError("method 'fft' is not exact on integer arrays: pass floats or another")
+    if exact and method == "auto" and auto_method(one) == "fft":
+        return ENGINES["im2col"]
+    return engine_for(method, one)
+
+
+def _geometry(geometry, zs, ws, stride, padding, dilation, kind, groups) -> ConvGeometry:
     if geometry is None:
-        return geometry_of(zs, ws, stride, padding, dilation, kind)
+        return geometry_of(zs, ws, stride, padding, dilation, kind, groups)
     if zs != geometry.input_shape or ws != geometry.kernel_shape:
         raise ValueError(
             f"z {zs} and w {ws} do not match the geometry's {geometry.input_shape} and "

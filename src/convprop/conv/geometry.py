@@ -73,12 +73,15 @@ def conv2d_output_shape(
     stride: int | tuple[int, int] = 1,
     padding: int | tuple | str = "valid",
     dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
 ) -> tuple[int, ...]:
     """Shape of ``x = F(z, w)``, per axis ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``.
 
-    Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C, kh, kw) -> (N, O, Ho, Wo)``.
+    Shape: ``(H, W), (kh, kw) -> (Ho, Wo)`` or ``(N, C, H, W), (O, C / groups, kh, kw) ->
+    (N, O, Ho, Wo)``.
     """
-    g = conv_geometry(input_shape, kernel_shape, stride=stride, padding=padding, dilation=dilation)
+    options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    g = conv_geometry(input_shape, kernel_shape, **options)
     return (g.n, g.o, g.ho, g.wo) if len(input_shape) == 4 else (g.ho, g.wo)
 
 
@@ -87,7 +90,10 @@ def conv2d_output_shape(
 
 class ConvGeometry(NamedTuple):
     """Every size of one convolution, resolved and checked (correlation form, 4-D: a single
-    image ``(H, W)`` is ``N = C = O = 1``). Made by :func:`conv_geometry`."""
+    image ``(H, W)`` is ``N = C = O = 1``). Made by :func:`conv_geometry`.
+
+    With ``groups > 1`` the channels ``c`` and ``o`` are split into that many groups and the
+    kernel is ``(o, c // groups, kh, kw)``; the engines only ever see :meth:`one_group`."""
 
     n: int  # batch
     c: int  # input channels
@@ -113,6 +119,7 @@ class ConvGeometry(NamedTuple):
     wide: bool  # stride 1: output positions as flat offsets i*Wp + j (see engines/_layout)
     padded: bool  # any padding at all
     kind: str  # "convolution" (kernel flipped) or "correlation"
+    groups: int = 1  # output channels o*q .. o*q + o/groups - 1 see input group q only
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -120,11 +127,18 @@ class ConvGeometry(NamedTuple):
 
     @property
     def kernel_shape(self) -> tuple[int, int, int, int]:
-        return (self.o, self.c, self.kh, self.kw)
+        return (self.o, self.c // self.groups, self.kh, self.kw)
 
     @property
     def output_shape(self) -> tuple[int, int, int, int]:
         return (self.n, self.o, self.ho, self.wo)
+
+    def one_group(self) -> ConvGeometry:
+        """The geometry of one group's convolution: ``c / groups`` channels in, ``o / groups``
+        out (``self`` when there is one group)."""
+        if self.groups == 1:
+            return self
+        return self._replace(c=self.c // self.groups, o=self.o // self.groups, groups=1)
 
 
 def conv_geometry(
@@ -135,11 +149,12 @@ def conv_geometry(
     padding: int | tuple | str = "valid",
     dilation: int | tuple[int, int] = 1,
     kind: str = "convolution",
+    groups: int = 1,
 ) -> ConvGeometry:
     """The geometry of ``x = F(z, w)`` for z of ``input_shape`` and w of ``kernel_shape``.
 
-    Shape: ``(H, W), (kh, kw)`` or ``(N, C, H, W), (O, C, kh, kw)``; the result is 4-D either
-    way. Raises ValueError (one line) for inconsistent shapes or options.
+    Shape: ``(H, W), (kh, kw)`` or ``(N, C, H, W), (O, C / groups, kh, kw)``; the result is
+    4-D either way. Raises ValueError (one line) for inconsistent shapes or options.
     """
     if len(input_shape) != len(kernel_shape) or len(input_shape) not in (2, 4):
         raise ValueError(
@@ -149,13 +164,72 @@ def conv_geometry(
     four = len(input_shape) == 4
     zs = tuple(input_shape) if four else (1, 1, *input_shape)
     ws = tuple(kernel_shape) if four else (1, 1, *kernel_shape)
-    return geometry_of(zs, ws, stride, padding, dilation, kind)
+    return geometry_of(zs, ws, stride, padding, dilation, kind, groups)
 
 
-def geometry_of(zs, ws, stride, padding, dilation, kind) -> ConvGeometry:
+def conv_transpose_geometry(
+    input_shape: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    output_padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    kind: str = "convolution",
+) -> ConvGeometry:
+    """The convolution whose G_delta is the transposed convolution of z of ``input_shape``
+    ``(N, C_in, H, W)`` and w of ``kernel_shape`` ``(C_in, C_out / groups, kh, kw)`` (PyTorch's
+    ``ConvTranspose2d`` layout, which is that convolution's ``(O, C / groups, kh, kw)``).
+
+    Its input, the transposed output, is ``(N, C_out, Hx, Wx)`` with ``Hx = (H - 1) s - 2 p +
+    d (kh - 1) + output_padding + 1``: ``output_padding < s`` picks one of the ``s`` sizes that
+    the convolution maps back to ``H``. Shape: ``(N, C_in, H, W), (C_in, C_out/groups, kh, kw)``.
+    """
+    if len(input_shape) != 4 or len(kernel_shape) != 4:
+        raise ValueError(
+            "expected input (N, C_in, H, W) and kernel (C_in, C_out/groups, kh, kw), got "
+            f"{tuple(input_shape)} and {tuple(kernel_shape)}"
+        )
+    n, c_in, h, w = input_shape
+    if kernel_shape[0] != c_in:
+        raise ValueError(f"channel mismatch: z has C_in={c_in}, w has {kernel_shape[0]} rows")
+    s, d = _pair(stride, "stride"), _pair(dilation, "dilation")
+    p, op = _explicit_pads(padding), _explicit_pads(output_padding)
+    if p[0][0] != p[0][1] or p[1][0] != p[1][1] or op[0][0] != op[0][1] or op[1][0] != op[1][1]:
+        raise ValueError(
+            f"padding and output_padding must be ints or pairs, got {padding!r}, "
+            f"{output_padding!r}"
+        )
+    if op[0][0] >= s[0] or op[1][0] >= s[1]:
+        raise ValueError(f"output_padding {output_padding!r} must be smaller than stride {s}")
+    hx, wx = (
+        (size - 1) * s[i] - 2 * p[i][0] + d[i] * (kernel_shape[2 + i] - 1) + op[i][0] + 1
+        for i, size in enumerate((h, w))
+    )
+    if hx < 1 or wx < 1:
+        raise ValueError(f"padding {padding!r} leaves no output for input size {(h, w)}")
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    zs = (n, kernel_shape[1] * groups, hx, wx)
+    return geometry_of(zs, tuple(kernel_shape), s, p, d, kind, groups)
+
+
+def geometry_of(zs, ws, stride, padding, dilation, kind, groups=1) -> ConvGeometry:
     """:func:`conv_geometry` of 4-D shapes, options given positionally."""
-    if zs[1] != ws[1]:
-        raise ValueError(f"channel mismatch: z has C_in={zs[1]} channels, w expects C_in={ws[1]}")
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if ws[0] % groups:
+        raise ValueError(f"groups={groups} must divide C_out={ws[0]}")
+    if zs[1] != ws[1] * groups:
+        if groups == 1:
+            raise ValueError(
+                f"channel mismatch: z has C_in={zs[1]} channels, w expects C_in={ws[1]}"
+            )
+        raise ValueError(
+            f"channel mismatch: z has C_in={zs[1]} channels, w expects groups*C_in/groups="
+            f"{groups}*{ws[1]}"
+        )
     if min(zs) < 1 or min(ws) < 1:
         raise ValueError(f"empty array: z has shape {tuple(zs)}, w has shape {tuple(ws)}")
     _check_kind(kind)
@@ -193,6 +267,7 @@ def geometry_of(zs, ws, stride, padding, dilation, kind) -> ConvGeometry:
         wide,
         padded,
         kind,
+        int(groups),
     )
 
 

@@ -1,9 +1,8 @@
 """Layers that own parameters, built only from ops (``convprop.ops``).
 
 One file per kind: ``module`` (Module, Parameter), ``container`` (Sequential, ModuleList),
-``linear``, ``conv``, ``pooling``, ``normalization``, ``activation``, ``flatten``,
-``dropout``, ``loss``,
-``init``.
+``linear``, ``conv``, ``conv_transpose``, ``pooling``, ``normalization``, ``activation``,
+``flatten``, ``dropout``, ``loss``, ``init``.
 """
 
 from convprop.nn import init
@@ -26,6 +25,7 @@ from convprop.nn.container import ModuleList, Sequential
 from convprop.nn import utils
 from convprop.nn.container import ModuleDict
 from convprop.nn.conv import Conv2d
+from convprop.nn.conv_transpose import ConvTranspose2d
 from convprop.nn.dropout import Dropout
 from convprop.nn.flatten import Flatten
 from convprop.nn.linear import Linear
@@ -39,6 +39,7 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "Conv2d",
+    "ConvTranspose2d",
     "Dropout",
     "Flatten",
     "GroupNorm",

@@ -8,6 +8,7 @@ from convprop.ops import methods  # noqa: F401  (binds Tensor's operators and me
 from convprop.ops.activation import elu, gelu, leaky_relu, silu
 from convprop.ops.arith import add, div, linear, matmul, mul, neg, pow, sub
 from convprop.ops.binary_loss import binary_cross_entropy_with_logits
+from convprop.ops.conv_transpose import conv_transpose2d
 from convprop.ops.convolution import conv2d
 from convprop.ops.loss import cross_entropy, log_softmax, mse_loss, nll_loss, one_hot, softmax
 from convprop.ops.norm import batch_norm, group_norm, layer_norm, normalize
@@ -32,6 +33,7 @@ __all__ = [
     "batch_norm",
     "concatenate",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "div",
     "exp",

@@ -10,7 +10,8 @@ in G what it kept from F. x and delta stay in the engine's memory layout
 (``contiguous=False``: batch-last views for small images), which the next ops keep
 (``layout="keeps"``, :mod:`convprop.ops.layout`).
 
-Shape: ``(N, C, H, W), (O, C, kh, kw), (O,) -> (N, O, Ho, Wo)`` (or 2-D ``(H, W), (kh, kw)``).
+Shape: ``(N, C, H, W), (O, C/groups, kh, kw), (O,) -> (N, O, Ho, Wo)`` (or 2-D ``(H, W),
+(kh, kw)``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,8 @@ from convprop.tensor import Tensor
 
 
 # conv2d  F: x = z * w + b      G: delta = G_delta(eps, w), g_w = G_gw(eps, z), g_b = sum eps
-def _conv2d(z, w, b=None, *, stride, padding, dilation, kind, method):
-    g = conv.conv_geometry(
-        z.shape, w.shape, stride=stride, padding=padding, dilation=dilation, kind=kind
-    )
+def _conv2d(z, w, b=None, *, method, **options):
+    g = conv.conv_geometry(z.shape, w.shape, **options)
     x = conv.conv2d(z, w, b, method=method, geometry=g, contiguous=False)
     return x, (z, w, g, method)
 
@@ -54,16 +53,21 @@ def conv2d(
     stride=1,
     padding="valid",
     dilation=1,
+    groups: int = 1,
     kind: str = "convolution",
     method: str = "auto",
 ) -> Tensor:
     """``x = F(z, w) + b``: 2-D convolution (``kind="convolution"``: kernel flipped, the
     seed's default) or correlation (``kind="correlation"``: PyTorch's ``conv2d``).
 
-    Options as :func:`convprop.conv.conv2d`. Shape: ``(N, C, H, W), (O, C, kh, kw), (O,)
-    -> (N, O, Ho, Wo)`` with ``Ho = (H + p_top + p_bottom - d (kh - 1) - 1) // s + 1``.
+    Options as :func:`convprop.conv.conv2d` (``groups``: kernels ``(O, C/groups, kh, kw)``,
+    each group of outputs sees only its group of inputs). Shape: ``(N, C, H, W),
+    (O, C/groups, kh, kw), (O,) -> (N, O, Ho, Wo)`` with
+    ``Ho = (H + p_top + p_bottom - d (kh - 1) - 1) // s + 1``.
     """
-    options = dict(stride=stride, padding=padding, dilation=dilation, kind=kind, method=method)
+    options = dict(
+        stride=stride, padding=padding, dilation=dilation, groups=groups, kind=kind, method=method
+    )
     if b is None:
         return _conv2d_prim(z, w, **options)
     return _conv2d_prim(z, w, b, **options)
