@@ -5,7 +5,7 @@ One file per kind: ``module`` (Module, Parameter), ``container`` (Sequential, Mo
 ``flatten``, ``dropout``, ``loss``, ``init``.
 """
 
-from convprop.nn import init
+from convprop.nn import init, utils
 from convprop.nn.activation import (
     ELU,
     GELU,
@@ -18,12 +18,7 @@ from convprop.nn.activation import (
     Softmax,
     Tanh,
 )
-from convprop.nn.container import ModuleList, Sequential
-
-# isort: split
-# issue 15, utilities: ModuleDict and gradient clipping
-from convprop.nn import utils
-from convprop.nn.container import ModuleDict
+from convprop.nn.container import ModuleDict, ModuleList, Sequential
 from convprop.nn.conv import Conv2d
 from convprop.nn.conv_transpose import ConvTranspose2d
 from convprop.nn.dropout import Dropout
@@ -35,39 +30,37 @@ from convprop.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, Layer
 from convprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
+    "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "Conv2d",
     "ConvTranspose2d",
+    "CrossEntropyLoss",
     "Dropout",
+    "ELU",
     "Flatten",
+    "GELU",
     "GroupNorm",
+    "Identity",
     "LayerNorm",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
+    "MSELoss",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
     "ModuleList",
+    "NLLLoss",
     "Parameter",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
+    "Softmax",
     "Tanh",
     "init",
-    # activations, adaptive pooling, losses (issue 15)
-    "AdaptiveAvgPool2d",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "ELU",
-    "GELU",
-    "Identity",
-    "LeakyReLU",
-    "LogSoftmax",
-    "MSELoss",
-    "NLLLoss",
-    "SiLU",
-    "Softmax",
-    # issue 15, utilities
-    "ModuleDict",
     "utils",
 ]
