@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from convprop import ops
 from convprop.nn.init import generator, initial_bias, initialise
@@ -56,28 +57,14 @@ class Conv2d(Module):
             method=method,
         )
         shape = (out_channels, in_channels // groups, kh, kw)
-        rng = generator(rng)
-        self.weight = Parameter(initialise(init, shape, rng, dtype), dtype=dtype)
-        self.bias = None
-        if bias:
-            b = initial_bias(init, in_channels // groups * kh * kw, out_channels, rng, dtype)
-            self.bias = Parameter(b, dtype=dtype)
+        self.weight, self.bias = kernel_parameters(shape, out_channels, bias, init, rng, dtype)
 
     def forward(self, z: Tensor) -> Tensor:
-        if z.ndim != 4 or z.shape[1] != self.in_channels:
-            raise ValueError(
-                f"Conv2d({self.in_channels}, {self.out_channels}) expects input of shape "
-                f"(N, {self.in_channels}, H, W), got {z.shape}"
-            )
+        check_input(self, z)
         return ops.conv2d(z, self.weight, self.bias, **self.options)
 
     def extra_repr(self) -> str:
-        skip = ("method", "groups") if self.groups == 1 else ("method",)
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if k not in skip)
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"{opts}, bias={self.bias is not None}"
-        )
+        return describe(self)
 
 
 def check_groups(groups: int, in_channels: int, out_channels: int) -> None:
@@ -89,3 +76,41 @@ def check_groups(groups: int, in_channels: int, out_channels: int) -> None:
             f"groups={groups} must divide in_channels={in_channels} and "
             f"out_channels={out_channels}"
         )
+
+
+def kernel_parameters(
+    shape: tuple[int, int, int, int],
+    out_channels: int,
+    bias: bool,
+    init: str,
+    rng: np.random.Generator | int | None,
+    dtype: DTypeLike,
+) -> tuple[Parameter, Parameter | None]:
+    """A convolution's weight of ``shape`` and bias ``(out_channels,)`` (or None), drawn by
+    ``init`` with the fan-in ``shape[1] * kh * kw`` (PyTorch's, for Conv2d and
+    ConvTranspose2d alike)."""
+    rng = generator(rng)
+    weight = Parameter(initialise(init, shape, rng, dtype), dtype=dtype)
+    if not bias:
+        return weight, None
+    fan_in = shape[1] * shape[2] * shape[3]
+    return weight, Parameter(initial_bias(init, fan_in, out_channels, rng, dtype), dtype=dtype)
+
+
+def check_input(layer: Module, z: Tensor) -> None:
+    """One line naming the layer unless ``z`` is ``(N, layer.in_channels, H, W)``."""
+    if z.ndim != 4 or z.shape[1] != layer.in_channels:
+        raise ValueError(
+            f"{type(layer).__name__}({layer.in_channels}, {layer.out_channels}) expects input "
+            f"of shape (N, {layer.in_channels}, H, W), got {z.shape}"
+        )
+
+
+def describe(layer: Module) -> str:
+    """A convolution layer's ``extra_repr``: channels, kernel, options (groups when > 1)."""
+    skip = ("method", "groups") if layer.groups == 1 else ("method",)
+    opts = ", ".join(f"{k}={v!r}" for k, v in layer.options.items() if k not in skip)
+    return (
+        f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
+        f"{opts}, bias={layer.bias is not None}"
+    )

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from convprop import ops
-from convprop.nn.conv import check_groups
-from convprop.nn.init import generator, initial_bias, initialise
-from convprop.nn.module import Module, Parameter
+from convprop.nn.conv import check_groups, check_input, describe, kernel_parameters
+from convprop.nn.module import Module
 from convprop.ops.pool import pair
 from convprop.tensor import Tensor
 
@@ -61,24 +60,11 @@ class ConvTranspose2d(Module):
             method=method,
         )
         shape = (in_channels, out_channels // groups, kh, kw)
-        rng = generator(rng)
-        self.weight = Parameter(initialise(init, shape, rng, dtype), dtype=dtype)
-        self.bias = None
-        if bias:
-            b = initial_bias(init, out_channels // groups * kh * kw, out_channels, rng, dtype)
-            self.bias = Parameter(b, dtype=dtype)
+        self.weight, self.bias = kernel_parameters(shape, out_channels, bias, init, rng, dtype)
 
     def forward(self, z: Tensor) -> Tensor:
-        if z.ndim != 4 or z.shape[1] != self.in_channels:
-            raise ValueError(
-                f"ConvTranspose2d({self.in_channels}, {self.out_channels}) expects input of "
-                f"shape (N, {self.in_channels}, H, W), got {z.shape}"
-            )
+        check_input(self, z)
         return ops.conv_transpose2d(z, self.weight, self.bias, **self.options)
 
     def extra_repr(self) -> str:
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if k != "method")
-        return (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"{opts}, bias={self.bias is not None}"
-        )
+        return describe(self)
