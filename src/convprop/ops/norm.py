@@ -57,9 +57,18 @@ def _per_channel(coef: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _channel_sum(v: np.ndarray) -> np.ndarray:
-    """``sum_{p,q} v[p, c, q]`` (C,): as dot products with ones (a matrix-vector product in
-    BLAS measured as fast alone, but 30x slower when its threads share busy cores)."""
-    return np.vecdot(v, np.ones(v.shape[2], v.dtype)).sum(axis=0)
+    """``sum_{p,q} v[p, c, q]`` (C,): a matrix-vector product with ones, which BLAS runs on its
+    threads (0.02-0.05 ms on 64x16x28x28 on 2 idle cores, 0.1 ms on one, as ``vecdot`` with
+    ones). The ones are one cached read-only vector per dtype (``np.ones`` took 0.02 ms)."""
+    ones = _ONES.get(v.dtype)
+    if ones is None or ones.size < v.shape[2]:
+        ones = _ONES[v.dtype] = np.ones(v.shape[2], v.dtype)
+        ones.flags.writeable = False
+    p, c, q = v.shape
+    return np.matmul(v.reshape(p * c, q), ones[:q]).reshape(p, c).sum(axis=0)  # (P C, Q) view
+
+
+_ONES: dict[np.dtype, np.ndarray] = {}
 
 
 def _channel_dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
