@@ -90,32 +90,33 @@ def _batch_norm(z, gamma, beta, *, eps, running=None):
     if m < 2:
         raise ValueError(f"batch_norm needs more than 1 value per channel, got shape {z.shape}")
     mu = _channel_sum(v) / m
-    centred = np.subtract(v, _per_channel(mu, v))  # z - mu, kept for G
-    shift = _channel_sum(centred) / m  # the rounding error of mu (corrected two-pass)
-    mu += shift
-    var = _channel_dot(centred, centred) / m - shift * shift
+    x = np.subtract(v, _per_channel(mu, v))  # z - mu; G recomputes it (one pass, no copy kept)
+    shift = _channel_sum(x) / m  # the rounding error of mu (corrected two-pass)
+    var = _channel_dot(x, x) / m - shift * shift
     inv_sigma = 1 / np.sqrt(var + eps)
-    scale = gamma * inv_sigma
-    x = np.multiply(centred, _per_channel(scale, v))  # xhat = (centred - shift) / sigma
+    scale = gamma * inv_sigma  # x = scale (z - mu - shift) + beta, in place
+    np.multiply(x, _per_channel(scale, v), out=x)
     np.add(x, _per_channel(beta - shift * scale, v), out=x)
     if running is not None:  # PyTorch's rule, with the unbiased variance
         running_mean, running_var, momentum = running
         running_mean *= 1 - momentum
-        running_mean += momentum * mu
+        running_mean += momentum * (mu + shift)
         running_var *= 1 - momentum
         running_var += momentum * var * (m / (m - 1))
-    return back(x), (z, centred, shift, inv_sigma, gamma, m)
+    return back(x), (z, mu, shift, inv_sigma, gamma, m)
 
 
 def _batch_norm_adjoint(g, ctx, needs):
-    z, centred, shift, inv_sigma, gamma, m = ctx
-    gv, back = channel_view(_as_layout_of(g, z))  # (P, C, Q) as centred
+    z, mu, shift, inv_sigma, gamma, m = ctx
+    v, _ = channel_view(z)
+    gv, back = channel_view(_as_layout_of(g, z))  # (P, C, Q) as v
     sum_g = _channel_sum(gv)
-    g_xhat = (_channel_dot(gv, centred) - shift * sum_g) * inv_sigma  # sum g xhat
+    d = np.subtract(v, _per_channel(mu, v))  # z - mu, the same values as in F
+    g_xhat = (_channel_dot(gv, d) - shift * sum_g) * inv_sigma  # sum g xhat
     delta = None
     if needs[0]:  # delta = gamma / sigma (g - mean(g) + k (z - mu)), k = -mean(g xhat) / sigma
         k = -g_xhat * inv_sigma / m
-        d = np.multiply(centred, _per_channel(k, gv))
+        np.multiply(d, _per_channel(k, gv), out=d)
         np.add(d, gv, out=d)
         np.subtract(d, _per_channel(sum_g / m + k * shift, gv), out=d)
         np.multiply(d, _per_channel(gamma * inv_sigma, gv), out=d)
