@@ -7,6 +7,7 @@ import pytest
 
 import convprop as cp
 from convprop import nn
+from convprop.ops import norm
 
 torch = pytest.importorskip("torch")
 RNG = np.random.default_rng(0)
@@ -86,8 +87,17 @@ def test_batch_norm2d_on_a_batch_last_input_keeps_it_and_matches():
     np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("batch_last", [False, True], ids=["C-order", "batch-last"])
-def test_batch_norm2d_gradients_on_either_layout_match_and_keep_it(batch_last):
+LAYOUTS = [(False, None), (True, None), (True, 2 * 4 * 5 * 6 * 8)]  # batch-last, runs of 1-2
+
+
+@pytest.mark.parametrize(
+    ("batch_last", "block_bytes"), LAYOUTS, ids=["C-order", "batch-last", "batch-last-runs"]
+)
+def test_batch_norm2d_gradients_on_either_layout_match_and_keep_it(
+    batch_last, block_bytes, monkeypatch
+):
+    if block_bytes:  # channels in runs of two (3 = 2 + 1), as large inputs are
+        monkeypatch.setattr(norm, "BLOCK_BYTES", block_bytes)
     layer, ref = nn.BatchNorm2d(3, dtype=F64), torch.nn.BatchNorm2d(3).double()
     _randomise(layer, ref)
     z, eps = RNG.standard_normal((4, 3, 5, 6)) * 2 + 1, RNG.standard_normal((4, 3, 5, 6))
@@ -101,10 +111,16 @@ def test_batch_norm2d_gradients_on_either_layout_match_and_keep_it(batch_last):
         np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("batch_last", [False, True], ids=["C-order", "batch-last"])
-def test_batch_norm2d_float32_keeps_its_accuracy_when_the_mean_is_100_stds(batch_last):
+@pytest.mark.parametrize(
+    ("batch_last", "block_bytes"), LAYOUTS, ids=["C-order", "batch-last", "batch-last-runs"]
+)
+def test_batch_norm2d_float32_keeps_its_accuracy_when_the_mean_is_100_stds(
+    batch_last, block_bytes, monkeypatch
+):
     """A mean 100 times the standard deviation: sums of z and z^2 in float32 would lose
     about 1e-3 of the variance; the corrected two-pass method keeps ~1e-7 (2e-6 allowed)."""
+    if block_bytes:
+        monkeypatch.setattr(norm, "BLOCK_BYTES", block_bytes)
     z = (RNG.standard_normal((16, 4, 12, 12)) + 100).astype(np.float32)
     eps = RNG.standard_normal(z.shape).astype(np.float32)
     outs = {}

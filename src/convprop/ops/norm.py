@@ -70,6 +70,8 @@ def _channel_sum(v: np.ndarray) -> np.ndarray:
         ones = _ONES[v.dtype] = np.ones(v.shape[2], v.dtype)
         ones.flags.writeable = False
     p, c, q = v.shape
+    if p == 1:
+        return np.matmul(v[0], ones[:q])
     return np.matmul(v.reshape(p * c, q), ones[:q]).reshape(p, c).sum(axis=0)  # (P C, Q) view
 
 
@@ -79,6 +81,20 @@ _ONES: dict[np.dtype, np.ndarray] = {}
 def _channel_dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``sum_{p,q} u[p, c, q] v[p, c, q]`` (C,)."""
     return np.vecdot(u, v).sum(axis=0)
+
+
+def _channel_blocks(v: np.ndarray) -> list[slice]:
+    """Runs of channels of ``v`` (P, C, Q) of about :data:`BLOCK_BYTES` (at least one channel)
+    when P = 1 (batch-last): batch_norm makes all its passes over one run before the next, so
+    that all but the first read it from the core's cache (a pass over 0.5-1 MB measured half
+    the time per entry of one over 3.2 MB; 64x16x28x28 F+G 1.78 ms in runs of 0.5 MB, 2.05 ms
+    in one). With P > 1 one run: there runs of strided channels measured 1.7-2x slower."""
+    p, c, q = v.shape
+    step = max(1, BLOCK_BYTES // (q * v.itemsize)) if p == 1 else c
+    return [slice(lo, min(lo + step, c)) for lo in range(0, c, step)]
+
+
+BLOCK_BYTES = 1 << 19  # three such runs (z, g and delta) fit a 2 MB cache
 
 
 # batch_norm  F: x = gamma (z - mu) / sigma + beta, mu and sigma^2 over all axes but 1
@@ -94,39 +110,59 @@ def _batch_norm(z, gamma, beta, *, eps, running=None):
     m = v.shape[0] * v.shape[2]
     if m < 2:
         raise ValueError(f"batch_norm needs more than 1 value per channel, got shape {z.shape}")
-    mu = _channel_sum(v) / m
-    x = np.subtract(v, _per_channel(mu, v))  # z - mu; G recomputes it (one pass, no copy kept)
-    shift = _channel_sum(x) / m  # the rounding error of mu (corrected two-pass)
-    var = _channel_dot(x, x) / m - shift * shift
-    inv_sigma = 1 / np.sqrt(var + eps)
-    scale = gamma * inv_sigma  # x = scale (z - mu - shift) + beta, in place
-    np.multiply(x, _per_channel(scale, v), out=x)
-    np.add(x, _per_channel(beta - shift * scale, v), out=x)
+    x = np.empty_like(v)
+    mu, shift, var = (np.empty(v.shape[1], v.dtype) for _ in range(3))
+    for b in _channel_blocks(v):
+        mu[b], shift[b], var[b] = _standardise(v[:, b], x[:, b], gamma[b], beta[b], eps, m)
     if running is not None:  # PyTorch's rule, with the unbiased variance
         running_mean, running_var, momentum = running
         running_mean *= 1 - momentum
         running_mean += momentum * (mu + shift)
         running_var *= 1 - momentum
         running_var += momentum * var * (m / (m - 1))
-    return back(x), (z, mu, shift, inv_sigma, gamma, m)
+    return back(x), (z, mu, shift, 1 / np.sqrt(var + eps), gamma, m)
+
+
+def _standardise(v, x, gamma, beta, eps, m):
+    """F on the channels of ``v`` (P, C, Q), into ``x``: ``mu`` (a float rounding of the
+    mean), ``shift`` (its rounding error: the corrected two-pass method) and the variance."""
+    mu = _channel_sum(v) / m
+    np.subtract(v, _per_channel(mu, v), out=x)  # z - mu; G recomputes it (no copy kept)
+    shift = _channel_sum(x) / m
+    var = _channel_dot(x, x) / m - shift * shift
+    scale = gamma / np.sqrt(var + eps)  # x = scale (z - mu - shift) + beta, in place
+    np.multiply(x, _per_channel(scale, v), out=x)
+    np.add(x, _per_channel(beta - shift * scale, v), out=x)
+    return mu, shift, var
 
 
 def _batch_norm_adjoint(g, ctx, needs):
     z, mu, shift, inv_sigma, gamma, m = ctx
     v, _ = channel_view(z)
     gv, back = channel_view(_as_layout_of(g, z))  # (P, C, Q) as v
-    sum_g = _channel_sum(gv)
-    d = np.subtract(v, _per_channel(mu, v))  # z - mu, the same values as in F
-    g_xhat = (_channel_dot(gv, d) - shift * sum_g) * inv_sigma  # sum g xhat
-    delta = None
-    if needs[0]:  # delta = gamma / sigma (g - mean(g) + k (z - mu)), k = -mean(g xhat) / sigma
-        k = -g_xhat * inv_sigma / m
-        np.multiply(d, _per_channel(k, gv), out=d)
-        np.add(d, gv, out=d)
-        np.subtract(d, _per_channel(sum_g / m + k * shift, gv), out=d)
-        np.multiply(d, _per_channel(gamma * inv_sigma, gv), out=d)
-        delta = back(d)
+    d = np.empty_like(gv)
+    g_xhat, sum_g = np.empty_like(mu), np.empty_like(mu)
+    for b in _channel_blocks(v):
+        g_xhat[b], sum_g[b] = _adjoint(
+            gv[:, b], v[:, b], d[:, b], mu[b], shift[b], inv_sigma[b], gamma[b], m, needs[0]
+        )
+    delta = back(d) if needs[0] else None
     return delta, g_xhat if needs[1] else None, sum_g if needs[2] else None
+
+
+def _adjoint(g, v, d, mu, shift, inv_sigma, gamma, m, needs_delta):
+    """G on the channels of ``g`` and ``v`` (P, C, Q): ``sum g xhat`` and ``sum g``, and with
+    ``needs_delta`` delta into ``d``."""
+    sum_g = _channel_sum(g)
+    np.subtract(v, _per_channel(mu, v), out=d)  # z - mu, the same values as in F
+    g_xhat = (_channel_dot(g, d) - shift * sum_g) * inv_sigma  # sum g xhat
+    if needs_delta:  # delta = gamma / sigma (g - mean(g) + k (z - mu)), k = -mean(g xhat) / sigma
+        k = -g_xhat * inv_sigma / m
+        np.multiply(d, _per_channel(k, g), out=d)
+        np.add(d, g, out=d)
+        np.subtract(d, _per_channel(sum_g / m + k * shift, g), out=d)
+        np.multiply(d, _per_channel(gamma * inv_sigma, g), out=d)
+    return g_xhat, sum_g
 
 
 def _as_layout_of(g: np.ndarray, z: np.ndarray) -> np.ndarray:
