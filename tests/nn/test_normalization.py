@@ -87,7 +87,7 @@ def test_batch_norm2d_on_a_batch_last_input_keeps_it_and_matches():
     np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-10)
 
 
-LAYOUTS = [(False, None), (True, None), (True, 2 * 4 * 5 * 6 * 8)]  # batch-last, runs of 1-2
+LAYOUTS = [(False, None), (True, None), (True, 2 * 4 * 5 * 6 * 8)]  # batch-last in 2-4 runs
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ LAYOUTS = [(False, None), (True, None), (True, 2 * 4 * 5 * 6 * 8)]  # batch-last
 def test_batch_norm2d_gradients_on_either_layout_match_and_keep_it(
     batch_last, block_bytes, monkeypatch
 ):
-    if block_bytes:  # channels in runs of two (3 = 2 + 1), as large inputs are
+    if block_bytes:  # channels in runs (3 = 1 + 2), as large inputs are
         monkeypatch.setattr(norm, "BLOCK_BYTES", block_bytes)
     layer, ref = nn.BatchNorm2d(3, dtype=F64), torch.nn.BatchNorm2d(3).double()
     _randomise(layer, ref)

@@ -19,8 +19,8 @@ the output, ``sum (z - mu)^2``, the affine map in place in two), G 9 (``z - mu``
 keeping F's copy cost F one more and 3.2 MB, ``sum g (z - mu)``, ``delta`` in four), and the plain
 per-channel sums as BLAS matrix-vector products with ones (0.03-0.07 ms each on 2 threads,
 0.1 ms as ``vecdot``). On batch-last input it makes them all over one run of channels of
-0.5 MB before the next, so that most hit the core's cache. Forward + backward then measured
-1.83 ms (2.05 ms in one run, 2.4-2.5 ms before), PyTorch 1.1 ms, on an idle machine; PyTorch
+about 1 MB before the next, so that most hit the core's cache. Forward + backward then measured
+1.73 ms (2.1 ms in one run, 2.4-2.5 ms before), PyTorch 1.0-1.1 ms, on an idle machine; PyTorch
 fuses its passes and uses both cores. It keeps its input's layout (``layout="keeps"``): after
 a convolution it runs on the batch-last view, where each channel is one contiguous run (see
 :mod:`convprop.ops.layout`).
@@ -87,17 +87,18 @@ def _channel_dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _channel_blocks(v: np.ndarray) -> list[slice]:
-    """Runs of channels of ``v`` (P, C, Q) of about :data:`BLOCK_BYTES` (at least one channel)
-    when P = 1 (batch-last): batch_norm makes all its passes over one run before the next, so
-    that all but the first read it from the core's cache (a pass over 0.5-1 MB measured half
-    the time per entry of one over 3.2 MB; 64x16x28x28 F+G 1.78 ms in runs of 0.5 MB, 2.05 ms
-    in one). With P > 1 one run: there runs of strided channels measured 1.7-2x slower."""
+    """Runs of channels of ``v`` (P, C, Q), as even as they can be, of at most about
+    :data:`BLOCK_BYTES` each (or one channel), when P = 1 (batch-last): batch_norm makes all its
+    passes over one run before the next, so that all but the first read it from the core's
+    cache. On 64x16x28x28 F+G measured 2.11 ms in one run, 1.73 ms in 4 runs of 4 channels
+    (0.8 MB), 1.81-1.84 ms in runs of 2, 3 or 5 (uneven), 2.02 ms in 16 (about 0.02 ms of
+    Python per run). With P > 1 one run: runs of strided channels measured 1.7-2x slower."""
     p, c, q = v.shape
-    step = max(1, BLOCK_BYTES // (q * v.itemsize)) if p == 1 else c
-    return [slice(lo, min(lo + step, c)) for lo in range(0, c, step)]
+    runs = min(c, -(-c * q * v.itemsize // BLOCK_BYTES)) if p == 1 else 1
+    return [slice(c * i // runs, c * (i + 1) // runs) for i in range(runs)]
 
 
-BLOCK_BYTES = 1 << 19  # three such runs (z, g and delta) fit a 2 MB cache
+BLOCK_BYTES = 1 << 20  # a run of z, g and delta (3 x 0.8-1 MB) about fills a 2 MB cache
 
 
 # batch_norm  F: x = gamma (z - mu) / sigma + beta, mu and sigma^2 over all axes but 1
