@@ -7,6 +7,7 @@ import pytest
 
 import convprop as cp
 from convprop import nn
+from convprop.ops import norm
 
 torch = pytest.importorskip("torch")
 RNG = np.random.default_rng(0)
@@ -84,6 +85,62 @@ def test_batch_norm2d_on_a_batch_last_input_keeps_it_and_matches():
     assert out.data.transpose(1, 2, 3, 0).flags.c_contiguous
     expected = ref(torch.tensor(z)).detach().numpy()
     np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-10)
+
+
+LAYOUTS = [(False, None), (True, None), (True, 2 * 4 * 5 * 6 * 8)]  # batch-last in 2-4 runs
+
+
+@pytest.mark.parametrize(
+    ("batch_last", "block_bytes"), LAYOUTS, ids=["C-order", "batch-last", "batch-last-runs"]
+)
+def test_batch_norm2d_gradients_on_either_layout_match_and_keep_it(
+    batch_last, block_bytes, monkeypatch
+):
+    if block_bytes:  # channels in runs (3 = 1 + 2), as large inputs are
+        monkeypatch.setattr(norm, "BLOCK_BYTES", block_bytes)
+    layer, ref = nn.BatchNorm2d(3, dtype=F64), torch.nn.BatchNorm2d(3).double()
+    _randomise(layer, ref)
+    z, eps = RNG.standard_normal((4, 3, 5, 6)) * 2 + 1, RNG.standard_normal((4, 3, 5, 6))
+    moved = z.transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2) if batch_last else z
+    tz, pz = cp.Tensor(moved, dtype=F64, requires_grad=True), torch.tensor(z, requires_grad=True)
+    layer(tz).backward(eps)
+    ref(pz).backward(torch.tensor(eps))
+    assert tz.grad.transpose(1, 2, 3, 0).flags.c_contiguous == batch_last
+    np.testing.assert_allclose(tz.grad, pz.grad.numpy(), rtol=1e-10, atol=1e-10)
+    for p, q in zip(layer.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("batch_last", "block_bytes"), LAYOUTS, ids=["C-order", "batch-last", "batch-last-runs"]
+)
+def test_batch_norm2d_float32_keeps_its_accuracy_when_the_mean_is_100_stds(
+    batch_last, block_bytes, monkeypatch
+):
+    """A mean 100 times the standard deviation: sums of z and z^2 in float32 would lose
+    about 1e-3 of the variance; the corrected two-pass method keeps ~1e-7 (2e-6 allowed)."""
+    if block_bytes:
+        monkeypatch.setattr(norm, "BLOCK_BYTES", block_bytes)
+    z = (RNG.standard_normal((16, 4, 12, 12)) + 100).astype(np.float32)
+    eps = RNG.standard_normal(z.shape).astype(np.float32)
+    outs = {}
+    for dtype in (np.float32, F64):
+        layer = nn.BatchNorm2d(4, dtype=dtype)
+        layer.weight.data[...] = [0.5, 1, 2, -1]
+        layer.bias.data[...] = [0, 1, -2, 3]
+        zd, ed = z.astype(dtype), eps.astype(dtype)
+        if batch_last:
+            zd = zd.transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2)
+            ed = ed.transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2)
+        tz = cp.Tensor(zd, dtype=dtype, requires_grad=True)
+        out = layer(tz)
+        out.backward(ed)
+        outs[dtype] = [out.data, tz.grad, layer.weight.grad, layer.bias.grad, layer.running_var]
+    names = ["x", "delta", "g_gamma", "g_beta", "running_var"]
+    for name, got, want in zip(names, *outs.values(), strict=True):
+        assert got.dtype == np.float32, name
+        error = np.abs(got - want).max() / np.abs(want).max()
+        assert error < 2e-6, f"{name}: relative error {error:.1e}"
 
 
 def test_batch_norm_train_and_eval_differ_and_eval_leaves_the_statistics():
