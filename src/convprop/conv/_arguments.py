@@ -22,6 +22,15 @@ def prepare(**named):
     2-D. Integer (and bool) arrays take the float inputs' dtype (float32 at least); when all
     inputs are integers they become float64 and the dtypes say int64 (see check_exact)."""
     arrays = [np.asarray(a) for a in named.values()]
+    first = arrays[0]
+    if (  # the common case, all float32 or all float64 and 2-D or 4-D alike: nothing to do
+        first.dtype in _WORKING
+        and first.ndim in (2, 4)
+        and all(a.dtype == first.dtype and a.ndim == first.ndim for a in arrays)
+    ):
+        single = first.ndim == 2
+        dtypes = [first.dtype] * len(arrays)
+        return ([a[None, None] for a in arrays] if single else arrays), dtypes, single
     floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
     integers = all(a.dtype.kind in "biu" for a in arrays)
     to = np.result_type(np.float32, *floats) if floats else np.dtype(np.float64)
