@@ -112,7 +112,12 @@ def _class_indices(target, shape):
 
 def picked_labels(labels: np.ndarray, num_classes: int, ignore_index: int):
     """``(valid, picked)``: which labels count (not ``ignore_index``), and the labels with
-    the ignored ones set to class 0 (so they can index); others must lie in ``[0, M)``."""
+    the ignored ones set to class 0 (so they can index); others must lie in ``[0, M)``.
+    ``valid`` is None when every label counts (the common case, checked in two reductions)."""
+    if labels.size:
+        lo, hi = labels.min(), labels.max()
+        if 0 <= lo and hi < num_classes and not lo <= ignore_index <= hi:
+            return None, labels
     valid = labels != ignore_index
     counted = labels[valid]
     if counted.size and (counted.min() < 0 or counted.max() >= num_classes):
@@ -131,8 +136,9 @@ def check_reduction(reduction: str) -> None:
 def _reduce(per_row, reduction, divisor):
     if reduction == "none":
         return per_row
-    with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing: NaN, as PyTorch
-        total = np.sum(per_row) if reduction == "sum" else np.sum(per_row) / divisor
+    total = np.sum(per_row)
+    if reduction == "mean":
+        total = total / divisor if divisor else np.nan  # the mean of nothing: NaN, as PyTorch
     return np.asarray(total, dtype=per_row.dtype)
 
 
@@ -170,9 +176,11 @@ def _cross_entropy(
         per_row = -np.sum(x * log_f, axis=1)  # rho_CE(x_k, f_k)
         return _reduce(per_row, reduction, k), (log_f, x, reduction, k)
     valid, picked = picked_labels(labels, m, ignore_index)
+    if valid is None and w is not None:
+        valid = np.ones(k, bool)
     rows = np.arange(k)
     # w_y: the weight of each row's label, 0 where ignored (None: all 1, the common case)
-    w_y = None if w is None and valid.all() else (valid if w is None else w[picked] * valid)
+    w_y = None if valid is None else (valid if w is None else w[picked] * valid)
     w_y = None if w_y is None else w_y.astype(z.dtype)
     per_row = -log_f[rows, picked]  # -log f(m_k^* | y_k)
     if w_y is not None:
@@ -268,6 +276,7 @@ def nll_loss(
     if target.dtype.kind not in "iu":
         raise ValueError(f"nll_loss: labels must be integers, got {target.dtype}")
     valid, picked = picked_labels(target.astype(np.int64), log_probs.shape[1], ignore_index)
+    valid = np.ones(len(picked), bool) if valid is None else valid
     w = class_weights(weight, log_probs.shape[1], log_probs.dtype)
     w_y = (valid if w is None else w[picked] * valid).astype(log_probs.dtype)
     per_row = -log_probs[np.arange(len(picked)), picked] * w_y
