@@ -21,6 +21,8 @@ Shape: ``(N, C_in, H, W), (C_in, C_out/groups, kh, kw), (C_out,) -> (N, C_out, H
 
 from __future__ import annotations
 
+import numpy as np
+
 from convprop import conv
 from convprop.ops.primitive import Primitive
 from convprop.tensor import Tensor
@@ -30,8 +32,8 @@ from convprop.tensor import Tensor
 def _conv_transpose2d(z, w, b=None, *, method, **options):
     g = conv.conv_transpose_geometry(z.shape, w.shape, **options)
     x = conv.conv2d_adjoint_input(z, w, method=method, geometry=g, contiguous=False)
-    if b is not None:
-        x = x + b.reshape(-1, 1, 1).astype(x.dtype, copy=False)
+    if b is not None:  # in place: the engines hand on fresh arrays, never their workspace
+        x += b.reshape(-1, 1, 1).astype(x.dtype, copy=False)
     return x, (z, w, g, method)
 
 
@@ -43,7 +45,7 @@ def _conv_transpose2d_adjoint(eps, ctx, needs):
     if needs[1]:  # the convolution's G_gw, z as its error and eps as its input
         g_w = conv.conv2d_adjoint_weight(z, eps, method=method, geometry=g)
     if len(needs) > 2 and needs[2]:
-        g_b = eps.sum(axis=(0, 2, 3))
+        g_b = np.einsum("nohw->o", eps)  # sum_{n,i,j} eps (einsum: 3x NumPy's sum here)
     return (delta, g_w, g_b)[: len(needs)]
 
 
