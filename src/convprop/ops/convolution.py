@@ -16,6 +16,8 @@ Shape: ``(N, C, H, W), (O, C/groups, kh, kw), (O,) -> (N, O, Ho, Wo)`` (or 2-D `
 
 from __future__ import annotations
 
+import numpy as np
+
 from convprop import conv
 from convprop.ops.primitive import Primitive
 from convprop.tensor import Tensor
@@ -46,13 +48,13 @@ _conv2d_prim = Primitive(
 
 
 def conv2d(
-    z,
-    w,
-    b=None,
+    z: Tensor | np.ndarray,
+    w: Tensor | np.ndarray,
+    b: Tensor | np.ndarray | None = None,
     *,
-    stride=1,
-    padding="valid",
-    dilation=1,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple | str = "valid",
+    dilation: int | tuple[int, int] = 1,
     groups: int = 1,
     kind: str = "convolution",
     method: str = "auto",

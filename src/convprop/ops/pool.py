@@ -27,7 +27,12 @@ def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def pool_geometry(shape, kernel_size, stride=None, padding=0):
+def pool_geometry(
+    shape: tuple[int, ...],
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, ...]]:
     """Check a pooling configuration; return ``(k, s, p, (Ho, Wo))`` as pairs."""
     if len(shape) != 4:
         raise ValueError(f"pooling expects an (N, C, H, W) tensor, got shape {tuple(shape)}")
@@ -123,10 +128,18 @@ def _max_pool2d_adjoint(g, ctx):
 _max_pool2d_prim = Primitive("max_pool2d", _max_pool2d, _max_pool2d_adjoint, layout="keeps")
 
 
-def max_pool2d(z, kernel_size, stride=None, padding: int = 0) -> Tensor:
+def max_pool2d(
+    z: Tensor | np.ndarray,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Tensor:
     """Max pooling, ``(N, C, H, W) -> (N, C, Ho, Wo)``; ``stride`` defaults to the kernel size.
 
-    ``x[n,c,i,j] = max_{a,b} z[n, c, s i + a - p, s j + b - p]`` (padding counts as -inf).
+    ``x[n,c,i,j] = max_{a,b} z[n, c, s i + a - p, s j + b - p]`` (padding counts as -inf);
+    G sends ``g`` to the first maximal entry of each window.
+
+    Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)``, ``Ho = (H + 2 p - kh) // s + 1``.
     """
     return _max_pool2d_prim(z, kernel_size=kernel_size, stride=stride, padding=padding)
 
@@ -160,11 +173,19 @@ _avg_pool2d_prim = Primitive(
 )
 
 
-def avg_pool2d(z, kernel_size, stride=None, padding: int = 0) -> Tensor:
+def avg_pool2d(
+    z: Tensor | np.ndarray,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Tensor:
     """Average pooling, ``(N, C, H, W) -> (N, C, Ho, Wo)``; ``stride`` defaults to the kernel.
 
     ``x[n,c,i,j] = (1 / (kh kw)) sum_{a,b} z[n, c, s i + a - p, s j + b - p]`` (zero padding
-    included in the average, PyTorch's default ``count_include_pad=True``).
+    included in the average, PyTorch's default ``count_include_pad=True``); G spreads ``g /
+    (kh kw)`` over each window.
+
+    Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)``, ``Ho = (H + 2 p - kh) // s + 1``.
     """
     return _avg_pool2d_prim(z, kernel_size=kernel_size, stride=stride, padding=padding)
 

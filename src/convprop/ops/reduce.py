@@ -11,6 +11,7 @@ import numpy as np
 
 from convprop.ops.arith import neg
 from convprop.ops.primitive import Primitive
+from convprop.tensor import Tensor
 
 
 def _axes(axis, ndim: int) -> tuple[int, ...]:
@@ -81,7 +82,9 @@ def _max_adjoint(g, ctx):
 max = Primitive("max", _max, _max_adjoint)  # noqa: A001 (NumPy's name)
 
 
-def min(z, axis=None, keepdims: bool = False):  # noqa: A001 (NumPy's name)
+def min(  # noqa: A001 (NumPy's name)
+    z: Tensor | np.ndarray, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
+) -> Tensor:
     """``x = min_{axes} z = -max_{axes}(-z)``: a composite, so its gradient is max's (``g`` at
     the minimal entries, split evenly on ties) and it needs no adjoint of its own.
 
