@@ -1,0 +1,78 @@
+"""Numba, when it is installed (the ``fast`` extra): the one place convprop imports it.
+
+The compiled engines and kernels are plain Python functions written as the seed's index formulas
+(loops over ``i, j, k``), handed to :func:`compiled`, which compiles them on first call with
+``numba.njit(cache=True)`` (machine code kept on disk beside the module, so later processes skip
+the compile) and falls back to nothing: without Numba, :func:`available` is False and the
+callers use their NumPy engines. Importing convprop never imports Numba; the first compiled call
+does.
+
+``CONVPROP_NO_NUMBA=1`` in the environment makes :func:`available` False even where Numba is
+installed, so the NumPy path can be run and measured on the same machine.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
+MISSING = "this needs Numba, the 'fast' extra: pip install 'convprop[fast]'"
+
+
+@functools.cache
+def available() -> bool:
+    """Whether compiled kernels can be used: Numba importable and not disabled by
+    ``CONVPROP_NO_NUMBA``."""
+    if os.environ.get("CONVPROP_NO_NUMBA", "") not in ("", "0"):
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: Any) -> Callable:
+    """``fn`` compiled by ``numba.njit(cache=True, parallel=parallel, **options)`` on its
+    first call (usable as ``@compiled`` or ``@compiled(parallel=True)``).
+
+    The wrapper keeps the Python function as ``.py_func`` (it is the readable reference, and
+    runs anywhere); calling the wrapper where Numba is missing raises RuntimeError with
+    :data:`MISSING`.
+    """
+    if fn is None:
+        return functools.partial(compiled, parallel=parallel, **options)
+    jitted: list[Callable] = []
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        if not jitted:
+            if not available():
+                raise RuntimeError(f"{fn.__name__}: {MISSING}")
+            import numba
+
+            jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
+        return jitted[0](*args)
+
+    call.py_func = fn  # type: ignore[attr-defined]
+    return call
+
+
+def threads() -> int:
+    """The number of threads Numba's parallel loops use (1 where Numba is missing)."""
+    if not available():
+        return 1
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in Numba's parallel loops (a process-wide setting: called by the
+    CLI's entry points and the bench, or by a library caller who asks, never silently)."""
+    if available():
+        import numba
+
+        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
