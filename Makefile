@@ -12,11 +12,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[data,plot,io,images,fast,grade]"
+	$(PIP) install --quiet -e ".[plot,io,images,fast,grade]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[dev,data,plot,mpi,io,images,fast,grade,docs]"
+	$(PIP) install --quiet -e ".[dev,plot,mpi,io,images,fast,grade,docs]"
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run

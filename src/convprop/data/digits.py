@@ -1,9 +1,10 @@
-"""The 1,797 real 8x8 handwritten digits that scikit-learn ships, read without importing it.
+"""The 1,797 real 8x8 handwritten digits, shipped with convprop as package data.
 
-The data is the test part of the UCI "optdigits" set: 8x8 images of pixel counts 0..16, ten
-classes. scikit-learn installs it as ``sklearn/datasets/data/digits.csv.gz`` (one row per image,
-64 pixel columns then the label); this module finds that file with ``importlib.util.find_spec``,
-which locates the package without running it, and parses it with NumPy.
+The data is the test part of the UCI "optdigits" set (Alpaydin and Kaynak, UCI Machine Learning
+Repository, CC BY 4.0, doi:10.24432/C50P49): 8x8 images of pixel counts 0..16, ten classes.
+convprop ships it as ``convprop/data/files/digits.csv.gz`` (one row per image, 64 pixel columns
+then the label; the same bytes scikit-learn installs), with its attribution in
+``DIGITS-LICENSE.txt`` beside it, and parses it with NumPy: no scikit-learn needed.
 
 The train/test split is fixed: within each class, in label order, a permutation drawn from the
 one generator ``np.random.default_rng(0)`` sends the first ``round(0.2 * n_class)`` samples to the
@@ -13,7 +14,6 @@ test set. That gives 1,438 training and 359 test images, the same on every run a
 from __future__ import annotations
 
 import gzip
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -23,31 +23,22 @@ from .dataset import DatasetNotFoundError, Split, split_from_pixels
 __all__ = ["DIGITS_TEST_FRACTION", "digits_csv_path", "digits_split_indices", "load_digits"]
 
 DIGITS_TEST_FRACTION = 0.2  # of each class, held out for the test set
-_DIGITS_CSV = Path("datasets", "data", "digits.csv.gz")  # inside the installed sklearn package
+DIGITS_CSV = Path(__file__).resolve().parent / "files" / "digits.csv.gz"  # package data
 _NUM_SAMPLES, _NUM_PIXELS, _MAX_PIXEL = 1797, 64, 16
 
 
 def digits_csv_path() -> Path:
-    """Where scikit-learn's installed ``digits.csv.gz`` lies, without importing scikit-learn.
+    """Where convprop's bundled ``digits.csv.gz`` lies.
 
     Raises:
-        DatasetNotFoundError: scikit-learn is not installed, or its copy lacks the file.
+        DatasetNotFoundError: this installation of convprop lacks the file (a broken install).
     """
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
+    if not DIGITS_CSV.is_file():
         raise DatasetNotFoundError(
-            "the digits dataset is read from scikit-learn's installed files, and scikit-learn "
-            "is not installed: pip install 'convprop[data]'"
+            f"the bundled digits file {DIGITS_CSV} is missing from this installation of "
+            "convprop; reinstall it: pip install --force-reinstall convprop"
         )
-    candidates = [Path(p) / _DIGITS_CSV for p in spec.submodule_search_locations]
-    for path in candidates:
-        if path.is_file():
-            return path
-    looked = ", ".join(str(p) for p in candidates)
-    raise DatasetNotFoundError(
-        f"scikit-learn is installed but digits.csv.gz is not where it should be (looked at "
-        f"{looked}); reinstall it: pip install --force-reinstall 'convprop[data]'"
-    )
+    return DIGITS_CSV
 
 
 def _read_digits_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +82,7 @@ def load_digits(*, standardize: bool = True) -> Split:
     in the ``Split``). Labels are int64 digits 0..9.
 
     Raises:
-        DatasetNotFoundError: scikit-learn, which holds the data file, is not installed.
+        DatasetNotFoundError: the bundled file is missing (a broken installation).
     """
     path = digits_csv_path()
     pixels, labels = _read_digits_csv(path)

@@ -18,7 +18,7 @@ Loader = Callable[..., Split]  # (data_dir, **kwargs) -> Split
 def _digits(data_dir: str | os.PathLike[str] | None, **kwargs: Any) -> Split:
     if data_dir is not None:
         raise ValueError(
-            "the digits dataset is read from scikit-learn's installed files; "
+            "the digits dataset is bundled with convprop; "
             f"it takes no data_dir (got {data_dir!r})"
         )
     return load_digits(**kwargs)
@@ -34,7 +34,7 @@ def _mnist(data_dir: str | os.PathLike[str] | None, **kwargs: Any) -> Split:
 
 
 DATASETS: dict[str, Loader] = {
-    "digits": _digits,  # scikit-learn's 1,797 8x8 digits (bundled; no data_dir)
+    "digits": _digits,  # the 1,797 8x8 UCI digits (bundled; no data_dir)
     "mnist": _mnist,  # the four IDX files in data_dir (no default location)
     "fashion-mnist": load_fashion_mnist,  # data_dir defaults to Debian's dataset-fashion-mnist
 }
@@ -46,7 +46,7 @@ def load_dataset(
     """Load the dataset ``name`` (a key of ``DATASETS``) as a ``Split``.
 
     Args:
-        name: ``"digits"`` (bundled with scikit-learn; takes no ``data_dir``), ``"mnist"``
+        name: ``"digits"`` (bundled with convprop; takes no ``data_dir``), ``"mnist"``
             (needs ``data_dir``) or ``"fashion-mnist"`` (``data_dir`` defaults to Debian's).
         data_dir: the folder holding the IDX files, for the MNIST-style datasets.
         **kwargs: passed to the loader, e.g. ``standardize=False``.
