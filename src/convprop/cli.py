@@ -20,6 +20,7 @@ import convprop
 from convprop.checkpoint import CheckpointError, load_checkpoint
 from convprop.config import OPTIMIZERS, SCHEDULES, TrainConfig, resume_config
 from convprop.data import DATASETS, DatasetNotFoundError, IdxError, load_dataset
+from convprop.data.folder import parse_image_size
 from convprop.interrupt import Interrupted
 from convprop.models import MODELS
 from convprop.nn.init import INITIALISERS
@@ -56,10 +57,30 @@ class validating:  # noqa: N801 (used as a statement: ``with validating():``)
         return False
 
 
+DATA_DIR_HELP = "IDX files' folder (mnist...); DIR with train/ and test/ (folder); FILE.npz (npz)"
+
+
+def _image_size(text: str) -> list[int]:
+    try:
+        return parse_image_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _train_flags(p: argparse.ArgumentParser) -> None:
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     p.add_argument("--dataset", choices=list(DATASETS), help=f"data set ({d['dataset']})")
-    p.add_argument("--data-dir", help="folder with the IDX files (mnist, fashion-mnist)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
+    p.add_argument(
+        "--image-size", type=_image_size, metavar="H,W", help="resize every folder image to HxW"
+    )
+    p.add_argument("--augment", metavar="SPEC", help="per batch: crop=PADDING,hflip[=P]")
+    p.add_argument(
+        "--normalize",
+        action="store_true",
+        default=None,
+        help="standardise each channel by the training set's mean and std (folder, npz)",
+    )
     p.add_argument("--model", choices=sorted(MODELS), help=f"model (default {d['model']})")
     p.add_argument("--epochs", type=int, help=f"passes over the training set ({d['epochs']})")
     p.add_argument("--batch-size", type=int, help=f"examples per step ({d['batch_size']})")
@@ -191,8 +212,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     f"{args.checkpoint}: the checkpoint's configuration lacks the key "
                     f"{key!r}{remedy}"
                 )
+        stored = ckpt.extra.get("normalisation") if ckpt.config.get("normalize") else None
         split = load_dataset(
-            args.dataset or ckpt.config["dataset"], args.data_dir or ckpt.config.get("data_dir")
+            args.dataset or ckpt.config["dataset"],
+            args.data_dir or ckpt.config.get("data_dir"),
+            image_size=ckpt.config.get("image_size"),
+            normalize=stored or False,  # the training set's mean and std, from the checkpoint
         )
         model_from_checkpoint(ckpt, split)  # fails here, named, if the shapes do not fit
     report(ckpt, split, Path(args.checkpoint), Path(args.out) if args.out else None)
@@ -245,7 +270,7 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
 def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a model.npz written by convprop train")
     p.add_argument("--dataset", choices=list(DATASETS), help="default: the run's data set")
-    p.add_argument("--data-dir", help="folder with the IDX files")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--out", help="folder for confusion.png (default: beside it)")
 
 

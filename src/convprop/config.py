@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from convprop import optim
+from convprop.data.registry import OWN_DATA
+from convprop.data.transforms import parse_augment
 from convprop.models import MODELS
 from convprop.nn.init import INITIALISERS
 from convprop.tensor import Tensor
@@ -25,8 +27,8 @@ from convprop.tensor import Tensor
 class TrainConfig:
     """One training run. Every field is a command-line flag of ``convprop train``."""
 
-    dataset: str = "digits"  # digits | mnist | fashion-mnist
-    data_dir: str | None = None  # folder with the IDX files (mnist, fashion-mnist)
+    dataset: str = "digits"  # digits | mnist | fashion-mnist | folder | npz
+    data_dir: str | None = None  # IDX files' folder; image folder (folder); .npz file (npz)
     model: str = "cnn"  # mlp | cnn | lenet5
     epochs: int = 10  # full passes over the training set
     batch_size: int = 64  # K_b, examples per mini-batch
@@ -43,6 +45,9 @@ class TrainConfig:
     init: str = "torch"  # weight initialiser: torch (PyTorch's default) | he | xavier
     seed: int = 0  # fixes initial weights and the order of every epoch
     checkpoint_every: int = 0  # also checkpoint every N steps (0: at epoch ends only)
+    image_size: list[int] | None = None  # [H, W] to resize every image of a folder to
+    augment: str = ""  # per-batch augmentation, e.g. "crop=2,hflip" (convprop.data.transforms)
+    normalize: bool = False  # standardise each channel by the training set's (folder, npz)
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field and how to fix it."""
@@ -78,6 +83,13 @@ class TrainConfig:
             raise ValueError("--nesterov needs --momentum > 0")
         if self.checkpoint_every < 0:
             raise ValueError("--checkpoint-every must be >= 0")
+        parse_augment(self.augment)  # a bad spec fails here, in one line
+        if self.normalize and self.dataset not in OWN_DATA:
+            raise ValueError(
+                f"--normalize is for folder and npz data: {self.dataset} is standardised already"
+            )
+        if self.image_size is not None and self.dataset != "folder":
+            raise ValueError(f"--image-size is for folder data, not {self.dataset}")
 
 
 def _sgd(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:

@@ -18,6 +18,7 @@ from convprop import optim
 from convprop.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from convprop.config import TrainConfig, make_optimizer, make_schedule
 from convprop.data import DataLoader, Split, load_dataset
+from convprop.data.transforms import parse_augment
 from convprop.distributed import Communicator, Serial
 from convprop.models import build_model
 from convprop.nn import Module
@@ -106,7 +107,13 @@ def prepare(
     config.validate()
     comm = comm or Serial()
     state = load_checkpoint(resume) if resume is not None else None
-    split = split or load_dataset(config.dataset, config.data_dir)
+    stored = state.extra.get("normalisation") if state is not None and config.normalize else None
+    split = split or load_dataset(
+        config.dataset,
+        config.data_dir,
+        image_size=config.image_size,
+        normalize=stored or config.normalize,  # a resumed run reuses the checkpoint's
+    )
     if config.batch_size > len(split.train):
         raise ValueError(
             f"--batch-size {config.batch_size} is larger than the training set "
@@ -117,7 +124,13 @@ def prepare(
     comm.broadcast_parameters(model.parameters())
     optimizer = make_optimizer(config, model.parameters())
     schedule = make_schedule(config, optimizer)
-    loader = DataLoader(split.train, config.batch_size, shuffle=True, seed=config.seed)
+    loader = DataLoader(
+        split.train,
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        transform=parse_augment(config.augment),
+    )
     writer = RunWriter(Path(out), config, split) if comm.rank == 0 else None
     run = Run(config, split, model, optimizer, schedule, loader, writer, comm)
     if state is not None:

@@ -146,7 +146,7 @@ def fit(
     """
     if retain_memory:
         retain_freed_memory()
-    config, split, comm = run.config, run.split, run.comm
+    config, comm = run.config, run.comm
     log = log if comm.rank == 0 else (lambda *a, **k: None)
     with StopFlag(enabled=handle_signals) as stop:
         while run.epoch < config.epochs:
@@ -156,7 +156,8 @@ def fit(
             )
             start_time = time.perf_counter() - run.running.seconds
             for index in batches[run.step :]:
-                x, y = split.train[comm.share(index)]  # this process's part of the batch
+                # this process's part of the batch, augmented if asked
+                x, y = run.loader.load_batch(index, run.epoch, run.step, share=comm.share)
                 try:
                     with HeldWarnings(drop_on=Diverged):
                         loss_sum, correct = train_step(

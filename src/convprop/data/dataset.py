@@ -68,7 +68,9 @@ class Split:
 
     The images of both sets were made as ``x = (pixels / max_value - mean) / std``, with ``mean``
     and ``std`` taken over every pixel of the *training* set; without standardisation ``mean`` is
-    0.0 and ``std`` is 1.0, so ``x * std + mean`` always gives back the [0, 1] image.
+    0.0 and ``std`` is 1.0, so ``x * std + mean`` always gives back the [0, 1] image. Data
+    normalised per channel (``normalize=True`` for folder and npz data) has one ``mean`` and
+    ``std`` per channel, as tuples (undo with ``x * std[c] + mean[c]`` for channel ``c``).
     """
 
     name: str  # "digits", "mnist", "fashion-mnist", ...
@@ -77,8 +79,8 @@ class Split:
     num_classes: int  # labels lie in [0, num_classes)
     input_shape: tuple[int, int, int]  # (C, H, W) of one image
     class_names: tuple[str, ...] | None = None  # class_names[k] names label k, if known
-    mean: float = 0.0  # subtracted from the [0, 1] pixels
-    std: float = 1.0  # then divided by
+    mean: float | tuple[float, ...] = 0.0  # subtracted from the [0, 1] pixels (per channel)
+    std: float | tuple[float, ...] = 1.0  # then divided by
     source: str | None = None  # where the data was read from
 
 

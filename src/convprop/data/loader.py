@@ -10,12 +10,16 @@ One iteration of a ``DataLoader`` is one epoch, one pass over the whole dataset:
 Because the order of epoch ``e`` is ``np.random.default_rng([seed, e]).permutation(n)``, a run
 interrupted mid-epoch resumes exactly from ``batch_indices(e)[k:]``, and every rank of a
 data-parallel job that shares the seed sees the same sequence of global batches to shard.
+A ``transform`` (augmentation, :mod:`convprop.data.transforms`) is applied to each batch with the
+generator ``np.random.default_rng([seed, e, k, 1])`` of batch ``k`` of epoch ``e``, so the
+random crops and flips are a pure function of (seed, epoch, batch) too: no generator state to
+checkpoint, and a resumed run draws exactly what the uninterrupted one drew.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,6 +54,8 @@ class DataLoader:
         allow_large_batch: allow ``batch_size > len(dataset)`` when not ``drop_last``; the
             epoch is then one batch of the whole dataset (full-batch training, or evaluating a
             small test set). Off by default, since it is more often a slip than a choice.
+        transform: ``t(x, rng)`` applied to every batch's inputs with ``batch_generator(e, k)``;
+            by default the dataset's own ``transform`` attribute (an ``ImageFolder``'s), if any.
 
     Attributes:
         epoch: the epoch that the next iteration will be; it advances by one as each iteration
@@ -74,6 +80,7 @@ class DataLoader:
         seed: int = 0,
         *,
         allow_large_batch: bool = False,
+        transform: Any = None,
     ) -> None:
         if not _is_int(batch_size) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -97,6 +104,9 @@ class DataLoader:
         self.drop_last = drop_last
         self.seed = int(seed)
         self.epoch = 0
+        if transform is None:
+            transform = getattr(dataset, "transform", None)
+        self.transform = transform
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -118,16 +128,44 @@ class DataLoader:
         stop = n - n % self.batch_size if self.drop_last else n
         return [order[i : i + self.batch_size] for i in range(0, stop, self.batch_size)]
 
+    def batch_generator(self, epoch: int, number: int) -> np.random.Generator:
+        """The generator for batch ``number`` of epoch ``epoch``: ``[seed, epoch, number, 1]``."""
+        return np.random.default_rng([self.seed, _check_epoch(epoch), int(number), 1])
+
+    def load_batch(
+        self,
+        index: np.ndarray,
+        epoch: int,
+        number: int,
+        share: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gather batch ``number`` of epoch ``epoch`` (its indices ``index``) and transform it.
+
+        ``share`` picks a process's part of the global batch (``Communicator.share``); with a
+        transform the whole batch is transformed first, so the draws do not depend on how many
+        processes share it.
+        """
+        if self.transform is None:
+            return self.dataset[index if share is None else share(index)]
+        x, y = self.dataset[index]
+        x = self.transform(x, self.batch_generator(epoch, number))
+        if share is None:
+            return x, y
+        part = share(np.arange(len(index)))
+        return x[part], y[part]
+
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Start one epoch: fix its batches, advance ``epoch``, then gather them one at a time."""
-        batches = self.batch_indices(self.epoch)
+        epoch, batches = self.epoch, self.batch_indices(self.epoch)
         self.epoch += 1
-        return (self.dataset[idx] for idx in batches)
+        return (self.load_batch(idx, epoch, k) for k, idx in enumerate(batches))
 
     def __repr__(self) -> str:
         return (
             f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
-            f"drop_last={self.drop_last}, seed={self.seed}, epoch={self.epoch})"
+            f"drop_last={self.drop_last}, seed={self.seed}, epoch={self.epoch}"
+            + ("" if self.transform is None else f", transform={self.transform!r}")
+            + ")"
         )
 
 
