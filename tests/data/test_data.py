@@ -279,8 +279,6 @@ def test_real_fashion_mnist():
 
 @pytest.fixture(scope="module")
 def digits():
-    if importlib.util.find_spec("sklearn") is None:
-        pytest.skip("scikit-learn not installed")
     return load_digits()
 
 
@@ -321,9 +319,43 @@ def test_digits_unstandardized_pixels_are_sixteenths(digits):
 
 
 def test_digits_without_sklearn(monkeypatch):
+    """The digits ship with convprop: no scikit-learn, not even its files, is needed."""
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
-    with pytest.raises(DatasetNotFoundError, match=r"pip install 'convprop\[data\]'"):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # an import of it would fail
+    assert len(load_digits().train) == 1438
+
+
+def test_digits_missing_file_is_named(monkeypatch, tmp_path):
+    import convprop.data.digits as digits_module
+
+    monkeypatch.setattr(digits_module, "DIGITS_CSV", tmp_path / "digits.csv.gz")
+    with pytest.raises(DatasetNotFoundError, match=r"digits.csv.gz is missing .* reinstall"):
         load_digits()
+
+
+def test_digits_file_is_package_data_with_its_attribution():
+    from convprop.data.digits import digits_csv_path
+
+    path = digits_csv_path()
+    assert path.parent == DATA_SRC / "files" and path.stat().st_size == 57523
+    licence = (path.parent / "DIGITS-LICENSE.txt").read_text()
+    for needed in ("Alpaydin", "Kaynak", "CC BY 4.0", "10.24432/C50P49", "UCI"):
+        assert needed in licence
+    pyproject = (DATA_SRC.parents[2] / "pyproject.toml").read_text()
+    assert '"files/digits.csv.gz", "files/DIGITS-LICENSE.txt"' in pyproject
+    makefile = (DATA_SRC.parents[2] / "Makefile").read_text()
+    assert "data," not in makefile and "scikit-learn" not in pyproject.split("dev = [")[0]
+
+
+def test_digits_equal_scikit_learns_load_digits():
+    datasets = pytest.importorskip("sklearn.datasets")
+    from convprop.data.digits import _read_digits_csv, digits_csv_path
+
+    theirs = datasets.load_digits()
+    pixels, labels = _read_digits_csv(digits_csv_path())
+    np.testing.assert_array_equal(pixels.reshape(1797, 64), theirs.data)
+    np.testing.assert_array_equal(pixels, theirs.images)
+    np.testing.assert_array_equal(labels, theirs.target)
 
 
 def test_digits_does_not_import_sklearn(digits):
@@ -334,7 +366,7 @@ def test_digits_does_not_import_sklearn(digits):
 
 
 def test_load_dataset_dispatch(tmp_path, digits):
-    assert list(DATASETS) == ["digits", "mnist", "fashion-mnist"]  # a name-to-loader dict
+    assert list(DATASETS) == ["digits", "mnist", "fashion-mnist", "folder", "npz"]
     np.testing.assert_array_equal(load_dataset("digits").train.labels, digits.train.labels)
     assert load_dataset("digits", standardize=False).std == 1.0
     with pytest.raises(ValueError, match="digits, mnist, fashion-mnist"):

@@ -40,7 +40,7 @@ def _images(x: Any, name: str, where: str) -> np.ndarray:
         raise ValueError(
             f"{where}{name} has shape {x.shape}: images must be (N, H, W) or (N, C, H, W)"
         )
-    if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+    if x.ndim == 4 and x.shape[3] in (1, 3, 4) and x.shape[1] > 4:  # e.g. (N, 32, 32, 3)
         raise ValueError(
             f"{where}{name} has shape {x.shape}, which looks like (N, H, W, C); convprop takes "
             "(N, C, H, W): np.transpose(x, (0, 3, 1, 2))"
