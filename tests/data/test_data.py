@@ -336,14 +336,16 @@ def test_digits_missing_file_is_named(monkeypatch, tmp_path):
 def test_digits_file_is_package_data_with_its_attribution():
     from convprop.data.digits import digits_csv_path
 
+    root = Path(__file__).resolve().parents[2]
     path = digits_csv_path()
-    assert path.parent == DATA_SRC / "files" and path.stat().st_size == 57523
+    assert path == root / "src/convprop/data/files/digits.csv.gz"
+    assert path.stat().st_size == 57523
     licence = (path.parent / "DIGITS-LICENSE.txt").read_text()
     for needed in ("Alpaydin", "Kaynak", "CC BY 4.0", "10.24432/C50P49", "UCI"):
         assert needed in licence
-    pyproject = (DATA_SRC.parents[2] / "pyproject.toml").read_text()
+    pyproject = (root / "pyproject.toml").read_text()
     assert '"files/digits.csv.gz", "files/DIGITS-LICENSE.txt"' in pyproject
-    makefile = (DATA_SRC.parents[2] / "Makefile").read_text()
+    makefile = (root / "Makefile").read_text()
     assert "data," not in makefile and "scikit-learn" not in pyproject.split("dev = [")[0]
 
 
