@@ -27,12 +27,12 @@ BATCH = 64  # the "real batch" of Q3 and Q4.1
 
 
 def _data(seed: int) -> tuple[Split, str]:
-    """The digits; a synthetic stand-in (said so in every row) without scikit-learn."""
+    """The digits; a synthetic stand-in (said so in every row) if their file is missing."""
     try:
         return load_dataset("digits"), "the digits"
     except DatasetNotFoundError:
         split = make_synthetic(num_classes=10, n_train=300, n_test=60, seed=seed)
-        return split, "synthetic digits (scikit-learn is not installed)"
+        return split, "synthetic digits (the digits file is missing)"
 
 
 def _model(split: Split, seed: int) -> Module:
