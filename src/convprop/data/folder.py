@@ -212,9 +212,7 @@ def parse_image_size(text: str) -> list[int]:
     if len(size) == 1:
         size = size * 2
     if len(size) != 2 or min(size) < 1:
-        raise ValueError(
-            f"expected two positive integers H,W (e.g. 32,32), got {text!r}"
-        )
+        raise ValueError(f"expected two positive integers H,W (e.g. 32,32), got {text!r}")
     return size
 
 
