@@ -174,9 +174,9 @@ class ImageFolder:
         options = f"image_size={size[0]}x{size[1]}" if size else "image_size=native"
         key = fingerprint(self.root, paths, options)
         where = cache_file(self.root, f"images-{options.split('=')[1]}.npz") if cache else None
-        cached = read_cache(where, key)
-        if cached is not None and cached["pixels"].shape[0] == len(paths):
-            return cached["pixels"]
+        cached = (read_cache(where, key) or {}).get("pixels")
+        if cached is not None and cached.ndim == 4 and len(cached) == len(paths):
+            return cached
         pixels = _decode_all(paths, size, progress)
         write_cache(where, key, {"pixels": pixels})
         return pixels
