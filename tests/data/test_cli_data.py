@@ -159,3 +159,19 @@ def test_image_size_resizes_on_the_command_line(tmp_path):
     ckpt = load_checkpoint(out / "model.npz")
     assert ckpt.config["image_size"] == [6, 6] and ckpt.extra["input_shape"] == [1, 6, 6]
     assert main(["evaluate", str(out / "model.npz")]) == 0  # resized the same way
+
+
+def test_evaluate_and_resume_reuse_the_stored_mean_and_std(tmp_path, capsys):
+    data, out = write_data_dir(tmp_path / "d"), tmp_path / "run"
+    args = ["train", "--dataset", "folder", "--data-dir", str(data), "--model", "mlp", *QUICK]
+    assert main([*args, "--normalize", "--out", str(out)]) == 0
+    stored = load_checkpoint(out / "model.npz").extra["normalisation"]
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz")]) == 0
+    before = capsys.readouterr().out.splitlines()[0]
+    # the training set changes (a white image added): measuring again would give other values
+    write_image(data / "train" / "a" / "white.png", np.full((8, 8), 255, np.uint8))
+    assert main(["evaluate", str(out / "model.npz")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == before  # same inputs, same loss
+    assert main(["train", "--resume", str(out / "model.npz"), "--epochs", "2"]) == 0
+    assert load_checkpoint(out / "model.npz").extra["normalisation"] == stored
