@@ -85,6 +85,38 @@ def call_in_process(
     return Outcome(converted, failure, note if failure else "", note, *captured.take(), seconds)
 
 
+@dataclass(frozen=True)
+class Handle:
+    """An object a user function returned that stays in the child (a cs231n ``cache``).
+
+    Pass it back to :meth:`Submission.invoke`; it is valid while that child lives
+    (``generation`` counts the child's starts).
+    """
+
+    id: int
+    generation: int
+
+
+def _encode(value: Any, arrays: list[np.ndarray], generation: int) -> dict[str, Any]:
+    """The JSON spec of one argument of :meth:`Submission.invoke` (see ``_worker.unpack``)."""
+    if isinstance(value, Handle):
+        if value.generation != generation:
+            raise LookupError("an object from an earlier call is lost: its process was restarted")
+        return {"h": value.id}
+    if isinstance(value, np.ndarray):
+        arrays.append(value)
+        return {"a": len(arrays) - 1}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return {"v": value}
+    if isinstance(value, dict):
+        return {"d": {str(k): _encode(v, arrays, generation) for k, v in value.items()}}
+    if isinstance(value, (tuple, list)):
+        return {"t": [_encode(v, arrays, generation) for v in value]}
+    raise TypeError(f"cannot pass a {type(value).__name__} to a submission")
+
+
 class _Drain:
     """Reads a stream to its end in a thread, keeping its first and last ``keep`` bytes."""
 
@@ -132,6 +164,7 @@ class Submission:
         self._replies: queue.Queue = queue.Queue()
         self._stray: _Drain | None = None
         self._header: dict[str, Any] = {}
+        self._generation = 0
         self._cwd = tempfile.mkdtemp(prefix="convprop-check-")
 
     def __enter__(self) -> Submission:
@@ -151,8 +184,13 @@ class Submission:
             self.opened = self._start()
         return self.opened
 
-    def call(self, name: str, *arrays: np.ndarray, pair: bool = False) -> Outcome:
-        """Call ``name(*arrays)`` in the child; a pair of arrays is expected when ``pair``."""
+    def call(
+        self, name: str, *arrays: np.ndarray, pair: bool = False, timeout: float | None = None
+    ) -> Outcome:
+        """Call ``name(*arrays)`` in the child; a pair of arrays is expected when ``pair``.
+
+        ``timeout`` overrides the submission's for this call.
+        """
         if self.open().failure:
             return self.opened
         if self._proc is None:  # the last call killed the child: start afresh
@@ -166,7 +204,57 @@ class Submission:
             )
         except OSError:
             pass  # the child is gone; the reply queue says how
-        return self._reply(self.timeout)
+        return self._reply(self.timeout if timeout is None else timeout)
+
+    def invoke(
+        self,
+        name: str,
+        *args: Any,
+        kwargs: dict[str, Any] | None = None,
+        returns: list[list[str]] = (("value", "array"),),
+        single: bool = True,
+        timeout: float | None = None,
+    ) -> Outcome:
+        """Call ``name(*args, **kwargs)`` with structured arguments and results.
+
+        Arguments: arrays, scalars, strings, dicts and tuples of them, and :class:`Handle`.
+        ``returns`` lists ``[name, kind]`` for each item of the returned tuple (``single``:
+        one value, not a tuple); kind ``"array"``, ``"number"`` or ``"any"`` (an object kept in
+        the child: a :class:`Handle` here). ``Outcome.arrays`` holds the values in order.
+        ``timeout`` overrides the submission's for this call.
+        """
+        if self.open().failure:
+            return self.opened
+        if self._proc is None:
+            restarted = self._start()
+            if restarted.failure:
+                return Outcome(None, "crashed", f"restarting the file failed: {restarted.message}")
+        arrays: list[np.ndarray] = []
+        try:
+            header = {
+                "name": name,
+                "args": [_encode(a, arrays, self._generation) for a in args],
+                "kwargs": {k: _encode(v, arrays, self._generation) for k, v in kwargs.items()}
+                if kwargs
+                else {},
+                "returns": [list(r) for r in returns],
+                "single": single,
+                "max_size": 64 * max([a.size for a in arrays] + [1]),
+            }
+        except LookupError as error:
+            return Outcome(None, "crashed", str(error))
+        try:
+            write_message(self._proc.stdin, header, tuple(arrays))
+        except OSError:
+            pass  # the child is gone; the reply queue says how
+        outcome = self._reply(self.timeout if timeout is None else timeout)
+        specs = self._header.get("values") if not outcome.failure else None
+        if specs is not None and outcome.arrays is not None:
+            got = outcome.arrays
+            outcome.arrays = tuple(
+                got[s["a"]] if "a" in s else Handle(int(s["h"]), self._generation) for s in specs
+            )
+        return outcome
 
     def close(self) -> None:
         """End the child (politely, then by force) and remove its working directory."""
@@ -194,6 +282,7 @@ class Submission:
             start_new_session=os.name == "posix",
         )
         self._replies = queue.Queue()
+        self._generation += 1
         threading.Thread(
             target=self._read, args=(self._proc.stdout, self._replies), daemon=True
         ).start()
