@@ -240,3 +240,40 @@ def compare(
         return [Finding("not_finite", "error", part, message, err, bad, fix)]
     message = f"{what} matches neither the right answer nor any catalogued slip"
     return [Finding("wrong_value", "error", part, message, err, first, fix)]
+
+
+def forward_backward(
+    calls: Calls,
+    convention: str,
+    names: dict,
+    forward_args: tuple,
+    eps: np.ndarray,
+    backward_args: tuple,
+    parts: Sequence[str],
+    seed_names: Sequence[str],
+) -> dict[str, Any]:
+    """The outputs of a forward and a backward function, by part.
+
+    ``cs231n``: ``forward(*forward_args) -> (out, cache)``, ``backward(eps, cache) -> parts``.
+    ``seed``: ``forward(*forward_args) -> x``, ``backward(eps, *backward_args) -> seed_names``.
+    One part: a plain value rather than a tuple of one.
+    """
+    got: dict[str, Any] = {}
+    single = len(parts) == 1
+    if convention == "cs231n":
+        fwd = calls(("forward",), names["forward"], *forward_args, returns=["out", "cache:any"])
+        if fwd is None:
+            calls.missing(parts, f"not run: {names['forward']} gave no cache")
+            return got
+        got["forward"] = fwd[0]
+        rets = parts[0] if single else list(parts)
+        bwd = calls(parts, names["backward"], eps, fwd[1], returns=rets)
+    else:
+        out = calls(("forward",), names["forward"], *forward_args, returns="x")
+        if out is not None:
+            got["forward"] = out[0]
+        rets = seed_names[0] if single else list(seed_names)
+        bwd = calls(parts, names["backward"], eps, *backward_args, returns=rets)
+    if bwd is not None:
+        got.update(zip(parts, bwd, strict=True))
+    return got
