@@ -191,8 +191,10 @@ def unpack(spec: Any, arrays: list[np.ndarray], handles: dict[int, Any]) -> Any:
 
 def pack(
     value: Any, returns: list, single: bool, max_size: int, handles: dict[int, Any]
-) -> tuple[list | None, list[np.ndarray], str]:
-    """(result specs, arrays, note) for a returned value; specs ``None`` if it has no such form.
+) -> tuple[list | None, list[np.ndarray], dict[str, str]]:
+    """(result specs, arrays, notes by item name) for a returned value.
+
+    The specs are ``None`` if the value has no such form (the note is then under ``""``).
 
     ``returns`` lists ``[name, kind]``: kind ``array`` (converted as :func:`convert` does),
     ``number`` (a real scalar, no note) or ``any`` (an array crosses, anything else is kept).
@@ -204,8 +206,8 @@ def pack(
         items = list(value)
     else:
         n = f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""
-        return None, [], f"returned {_a(value)}{n}, not a tuple ({names})"
-    specs, arrays, notes = [], [], []
+        return None, [], {"": f"returned {_a(value)}{n}, not a tuple ({names})"}
+    specs, arrays, notes = [], [], {}
     for item, (name, kind) in zip(items, returns, strict=True):
         if kind == "any" and not isinstance(item, np.ndarray):
             handles[len(handles) + 1] = item
@@ -217,12 +219,12 @@ def pack(
         else:
             a, note = _one(item, max_size)
         if a is None:
-            return None, [], f"{name} {note}"
+            return None, [], {"": f"{name} {note}"}
         if note:
-            notes.append(f"{name} {note}")
+            notes[name] = f"{name} {note}"
         specs.append({"a": len(arrays)})
         arrays.append(a)
-    return specs, arrays, "; ".join(notes)
+    return specs, arrays, notes
 
 
 # ------------------------------------------------------------------ the child's main loop
@@ -298,11 +300,12 @@ def main(path: str) -> None:
             status, value, message = run(fn, *args, **kwargs)
         seconds = time.perf_counter() - start
         arrays: tuple[np.ndarray, ...] = ()
-        note = ""
+        note, notes = "", {}
         if status == "ok" and structured:
-            specs, out, note = pack(
+            specs, out, notes = pack(
                 value, request["returns"], request["single"], request["max_size"], handles
             )
+            note = "; ".join(notes.values())
             status, arrays = ("ok", tuple(out)) if specs is not None else ("wrong_type", ())
         elif status == "ok":
             converted, note = convert(value, request["pair"], request["max_size"])
@@ -310,7 +313,7 @@ def main(path: str) -> None:
         printed, head = captured.take()
         message = message or (note if status == "wrong_type" else "")
         reply = {"status": status, "message": message, "note": note, "printed": printed}
-        reply.update({"head": head, "seconds": seconds, "values": specs})
+        reply.update({"head": head, "seconds": seconds, "values": specs, "notes": notes})
         write_message(proto_out, reply, arrays)
 
 

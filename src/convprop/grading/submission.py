@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class Outcome:
     printed: int = 0
     head: str = ""
     seconds: float = 0.0
+    notes: dict[str, str] = field(default_factory=dict)  # invoke: each returned item's note
 
 
 def call_in_process(
@@ -248,6 +249,7 @@ class Submission:
         except OSError:
             pass  # the child is gone; the reply queue says how
         outcome = self._reply(self.timeout if timeout is None else timeout)
+        outcome.notes = {str(k): str(v) for k, v in self._header.get("notes", {}).items()}
         specs = self._header.get("values") if not outcome.failure else None
         if specs is not None and outcome.arrays is not None:
             got = outcome.arrays

@@ -110,6 +110,7 @@ class Calls:
         self.sub = sub
         self.timeout = default_timeout(macs) if timeout is None else float(timeout)
         self.notes: dict[str, list[Finding]] = {}
+        self.converted: dict[str, Finding] = {}  # part -> its value was not a float array
         self.opened = sub.open()
 
     def note(self, parts: Sequence[str], finding: Finding) -> None:
@@ -162,8 +163,11 @@ class Calls:
         if out.failure:
             self.note(parts, explain.failure(name, out))
             return None
-        if out.note:
-            self.note(parts, explain.converted(name, out.note))
+        for i, (item, _) in enumerate(spec):
+            if item in out.notes:  # compared all the same; see verdict
+                part = parts[min(i, len(parts) - 1)]
+                self.converted[part] = explain.converted(name, out.notes[item])
+                self.converted[part].part = part
         return out.arrays
 
     def missing(self, parts: Sequence[str], why: str) -> None:
@@ -210,7 +214,13 @@ def verdict(
     findings = list(calls.notes.get(part, []))
     what = what or part
     if got is not None:
-        findings += compare(part, np.asarray(got, dtype=np.float64), ref, slips, fix, what)
+        found = compare(part, np.asarray(got, dtype=np.float64), ref, slips, fix, what)
+        if part in calls.converted:  # an error if the value is right, a note beside a slip
+            converted = calls.converted[part]
+            if any(f.severity == "error" for f in found):
+                converted.severity = "warning"
+            found.append(converted)
+        findings += found
     elif not any(f.severity == "error" for f in findings):
         findings.append(Finding("not_run", "error", part, f"{what} gave no result"))
     return PartResult(part, not any(f.severity == "error" for f in findings), findings)

@@ -24,7 +24,7 @@ import numpy as np
 
 from convprop import conv
 from convprop.grading import explain
-from convprop.grading.diagnose import _Diagnosis, _roles, check_shapes
+from convprop.grading.diagnose import Diagnosis, check_shapes, find_roles
 from convprop.grading.layers.common import Calls, PartResult, Setting, flag, verdict
 from convprop.grading.layers.conv2d_slips import backward_slips, forward_slips
 from convprop.grading.slips import Problem
@@ -136,13 +136,13 @@ def _seed_catalogue(calls: Calls, zs, ws, seed: int, options: dict) -> dict[str,
         calls.note(parts, explain.failure("file", calls.opened))
         return {p: verdict(calls, p, None, np.zeros(0)) for p in parts}
     forward = options.get("forward") or "F"
-    roles, missing = _roles(sub.names, forward, options.get("backward"), None, None)
+    roles, missing = find_roles(sub.names, forward, options.get("backward"), None, None)
     callers = {
         role: partial(sub.call, name, pair=role == "G", timeout=calls.timeout)
         for role, name in roles.items()
     }
     problem = Problem(*check_shapes(zs, ws), seed)
-    report = _Diagnosis(callers, problem, str(sub.path), missing).run()
+    report = Diagnosis(callers, problem, str(sub.path), missing).run()
     results = {p: PartResult(p, True, []) for p in parts}
     for f in report.findings:
         for part in SEED_PARTS.get(f.part, parts):
