@@ -60,8 +60,7 @@ def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> di
     except ValueError as error:
         raise ValueError(f"conv2d: {error}") from None
     seed = int(options.get("seed") or 0)
-    macs = 2 * np.prod(out_shape) * np.prod(ws[1:] if len(ws) == 4 else ws)
-    calls = Calls(sub, options.get("timeout"), macs)
+    calls = Calls(sub, options.get("timeout"), work(zs, ws, geo))
     if convention == "seed" and kind == "convolution" and geo == PLAIN and not bias:
         return _seed_catalogue(calls, zs, ws, seed, options)
     rng = np.random.default_rng(seed)  # z, w, eps in the order of slips.Problem
@@ -84,6 +83,12 @@ def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> di
         part: verdict(calls, part, got.get(part), ref[part], slips[part], fix[part], what[part])
         for part in ref
     }
+
+
+def work(zs: tuple, ws: tuple, geo: dict) -> float:
+    """Multiply-adds of a backward pass (twice the forward's): what the time limit scales by."""
+    out = conv.conv2d_output_shape(zs, ws, **{**PLAIN, **geo})
+    return 2.0 * float(np.prod(out)) * float(np.prod(ws[1:] if len(ws) == 4 else ws))
 
 
 def _call(calls: Calls, convention, names, z, w, b, eps, geo, bias) -> dict:
