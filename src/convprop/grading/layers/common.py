@@ -175,7 +175,11 @@ class Calls:
     def missing(self, parts: Sequence[str], why: str) -> None:
         """A part not run because an earlier call failed (a cs231n backward without a cache)."""
         for part in parts:
-            if not any(f.severity == "error" for f in self.notes.get(part, [])):
+            if any(f.severity == "error" for f in self.notes.get(part, [])):
+                continue
+            if self.opened.failure:  # the file did not load: say so in every part
+                self.note([part], explain.failure("file", self.opened))
+            else:
                 self.note([part], Finding("not_run", "error", part, why, fix=""))
 
 
