@@ -165,3 +165,20 @@ def test_a_loop_implementation_at_16x3x64x64_passes_in_the_default_time(tmp_path
     with _sub(tmp_path, _cs231n_conv(CONV_LOOPS)) as sub:
         result = judge(sub, "conv2d", "cs231n", setting, {})
     assert all(r.ok for r in result.values())
+
+
+def test_the_seed_convention_in_2d_with_a_stride_and_padding(tmp_path):
+    text = (
+        "from convprop import conv\n\n\n"
+        "def F(z, w, stride=1, padding=0):\n"
+        "    return conv.conv2d(z, w, stride=stride, padding=padding)\n\n\n"
+        "def G(eps, z, w, stride=1, padding=0):\n"
+        "    o = {'stride': stride, 'padding': padding}\n"
+        "    return (conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, **o),\n"
+        "            conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **o)[::-1, ::-1])\n"
+    )
+    setting = {"input_shape": [9, 11], "kernel_shape": [3, 3], "stride": 2, "padding": 1}
+    with _sub(tmp_path, text) as sub:
+        result = judge(sub, "conv2d", "seed", setting, {})
+    assert {p: r.ok for p, r in result.items()} == {"forward": True, "dx": True, "dw": False}
+    assert result["dw"].findings[0].code == "gw_flipped"

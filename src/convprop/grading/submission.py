@@ -11,6 +11,10 @@ boundary as ``.npy`` bytes, never pickles.
 This is isolation from mistakes, not a sandbox: the child runs with the caller's permissions and
 can read and write files and use the network. Run untrusted files inside a container or VM.
 
+:meth:`Submission.invoke` is the general call: arguments may be dicts and tuples, and a
+returned object that is not an array (a cs231n ``cache``) stays in the child as a
+:class:`~convprop.grading.arguments.Handle` to pass back to a later call.
+
 :func:`call_in_process` gives the same :class:`Outcome` for a Python callable called directly
 (exceptions and prints caught; no time limit).
 """
@@ -41,6 +45,7 @@ from convprop.grading._worker import (
     read_message,
     write_message,
 )
+from convprop.grading.arguments import Handle, encode
 
 WORKER = Path(__file__).with_name("_worker.py")
 DEFAULT_TIMEOUT = 10.0  # seconds per call
@@ -84,38 +89,6 @@ def call_in_process(
     converted, note = convert(value, pair, max_size)
     failure = "" if converted is not None else "wrong_type"
     return Outcome(converted, failure, note if failure else "", note, *captured.take(), seconds)
-
-
-@dataclass(frozen=True)
-class Handle:
-    """An object a user function returned that stays in the child (a cs231n ``cache``).
-
-    Pass it back to :meth:`Submission.invoke`; it is valid while that child lives
-    (``generation`` counts the child's starts).
-    """
-
-    id: int
-    generation: int
-
-
-def _encode(value: Any, arrays: list[np.ndarray], generation: int) -> dict[str, Any]:
-    """The JSON spec of one argument of :meth:`Submission.invoke` (see ``_worker.unpack``)."""
-    if isinstance(value, Handle):
-        if value.generation != generation:
-            raise LookupError("an object from an earlier call is lost: its process was restarted")
-        return {"h": value.id}
-    if isinstance(value, np.ndarray):
-        arrays.append(value)
-        return {"a": len(arrays) - 1}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return {"v": value}
-    if isinstance(value, dict):
-        return {"d": {str(k): _encode(v, arrays, generation) for k, v in value.items()}}
-    if isinstance(value, (tuple, list)):
-        return {"t": [_encode(v, arrays, generation) for v in value]}
-    raise TypeError(f"cannot pass a {type(value).__name__} to a submission")
 
 
 class _Drain:
@@ -234,8 +207,8 @@ class Submission:
         try:
             header = {
                 "name": name,
-                "args": [_encode(a, arrays, self._generation) for a in args],
-                "kwargs": {k: _encode(v, arrays, self._generation) for k, v in kwargs.items()}
+                "args": [encode(a, arrays, self._generation) for a in args],
+                "kwargs": {k: encode(v, arrays, self._generation) for k, v in kwargs.items()}
                 if kwargs
                 else {},
                 "returns": [list(r) for r in returns],

@@ -52,10 +52,10 @@ def forward_slips(z, w, b, kind: str, geo: dict) -> list[Slip]:
 
 def backward_slips(eps, z, w, kind: str, geo: dict, bias: bool) -> dict[str, list[Slip]]:
     """Slips of dx, dw and db (the gradients of the loss ``<out, eps>``)."""
-    n, s, p = z.shape[0], geo["stride"], geo["padding"]
+    n, s, p = (z.shape[0] if z.ndim == 4 else 1), geo["stride"], geo["padding"]
     dx = conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, kind=kind, **geo)
     dw = conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, kind=kind, **geo)
-    db = eps.sum(axis=(0, 2, 3))
+    db = eps.sum(axis=(0, 2, 3)) if bias else None
     flip = {
         "dx": conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, kind=OTHER[kind], **geo),
         "dw": conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, kind=OTHER[kind], **geo),
@@ -96,7 +96,7 @@ def backward_slips(eps, z, w, kind: str, geo: dict, bias: bool) -> dict[str, lis
     out["dx"].append(Slip("hw_swapped", "dx has H and W swapped (dx transposed)", hw, _t(dx)))
     out["dw"].append(Slip("hw_swapped", "dw has kh and kw swapped (dw transposed)", hw, _t(dw)))
     if n > 1:
-        for part, value in (("dx", dx), ("dw", dw), ("db", db)):
+        for part, value in (("dx", dx), ("dw", dw), ("db", db))[: 3 if bias else 2]:
             out[part].append(
                 Slip(
                     "divided_by_batch",
@@ -124,8 +124,8 @@ def _stride_ignored(eps, z, w, kind: str, geo: dict) -> dict[str, np.ndarray]:
     (ho, wo), p, d = eps.shape[-2:], geo["padding"], geo["dilation"]
     hs, ws = ho + d * (w.shape[-2] - 1), wo + d * (w.shape[-1] - 1)  # the part of zp it reads
     one = {"stride": 1, "padding": 0, "dilation": d, "kind": kind}
-    zp = np.pad(z, ((0, 0), (0, 0), (p, p), (p, p)))
-    small = conv.conv2d_adjoint_input(eps, w, input_shape=(*z.shape[:2], hs, ws), **one)
+    zp = np.pad(z, [(0, 0)] * (z.ndim - 2) + [(p, p), (p, p)])
+    small = conv.conv2d_adjoint_input(eps, w, input_shape=(*z.shape[:-2], hs, ws), **one)
     dxp = np.zeros(zp.shape)
     dxp[..., :hs, :ws] = small
     dx = dxp[..., p : p + z.shape[-2], p : p + z.shape[-1]]
