@@ -83,13 +83,14 @@ def check_file(
     kernel_shape: Sequence[int] = (3, 3),
     seed: int = 0,
     timeout: float = DEFAULT_TIMEOUT,
+    submission_options: dict | None = None,
 ) -> Report:
     """Diagnose the functions of a user's ``.py`` file, run in a child process.
 
     Loading the file runs its code. ``forward`` names F; ``backward`` names G (default ``G``;
     a file without one but with ``G_delta`` / ``G_gw`` is checked in two halves), or ``delta``
     and ``gw`` name the halves. ``timeout`` bounds each call in seconds (the import gets at
-    least 10).
+    least 10). ``submission_options`` go to :class:`~convprop.grading.Submission`.
     """
     problem = Problem(*check_shapes(input_shape, kernel_shape), seed)
     path = Path(path)
@@ -97,7 +98,7 @@ def check_file(
         raise FileNotFoundError(f"no such file: {path}")
     if backward is not None and (delta is not None or gw is not None):
         raise ValueError("give --backward, or --delta and --gw, not both")
-    with Submission(path, timeout=timeout) as sub:
+    with Submission(path, timeout=timeout, **(submission_options or {})) as sub:
         opened = sub.open()
         early = []
         if opened.printed > explain.NOISY:
