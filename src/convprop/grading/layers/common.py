@@ -116,10 +116,12 @@ class Calls:
         self.opened = sub.open()
 
     def note(self, parts: Sequence[str], finding: Finding) -> None:
+        """Add ``finding`` to each part (a warning only once per code: prints at every step)."""
         for part in parts:
-            self.notes.setdefault(part, []).append(
-                Finding(**{**finding.to_dict(), "part": part, "first_wrong_index": None})
-            )
+            kept = self.notes.setdefault(part, [])
+            if finding.severity != "error" and any(f.code == finding.code for f in kept):
+                continue
+            kept.append(Finding(**{**finding.to_dict(), "part": part, "first_wrong_index": None}))
 
     def __call__(
         self,
