@@ -19,6 +19,7 @@ import numpy as np
 from convprop.grading import explain
 from convprop.grading.findings import Finding
 from convprop.grading.submission import Submission
+from convprop.tensor import Tensor
 
 EXACT = 1e-9  # relative to the largest entry of the right answer: float64 rounding
 LOOSE = 1e-4  # float32 rounding
@@ -188,6 +189,19 @@ class Calls:
 def _item(text: str) -> list[str]:
     name, _, kind = text.partition(":")
     return [name, kind or "array"]
+
+
+def autodiff(
+    fn: Callable[..., Tensor], arrays: Sequence[np.ndarray], eps: np.ndarray | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """convprop's verified answer: ``fn(*arrays)`` and the gradients of ``<fn(...), eps>``.
+
+    ``eps`` None: ``fn`` gives one number (a loss), differentiated itself.
+    """
+    tensors = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+    out = fn(*tensors)
+    out.backward(eps)
+    return np.array(out.data), [np.array(t.grad) for t in tensors]
 
 
 def errors(got: np.ndarray, ref: np.ndarray) -> tuple[float | None, tuple[int, ...] | None]:

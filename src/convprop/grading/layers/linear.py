@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop import ops
 from convprop.grading.layers.common import (
     Calls,
     Setting,
     Slip,
+    autodiff,
     flag,
     forward_backward,
     verdict,
@@ -51,9 +53,10 @@ def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> di
     seed_names = ("delta", "g_w", "g_b")[: len(parts)]
     got = forward_backward(calls, convention, names, fwd_args, eps, (x, w), parts, seed_names)
     x2 = x.reshape(xs[0], d)
-    ref = {"forward": x2 @ w + b, "dx": (eps @ w.T).reshape(xs), "dw": x2.T @ eps}
+    out, (gx, gw, gb) = autodiff(ops.linear, (x2, w.T, b), eps)  # PyTorch's (M, D) weight
+    ref = {"forward": out, "dx": gx.reshape(xs), "dw": gw.T}
     if bias:
-        ref["db"] = eps.sum(axis=0)
+        ref["db"] = gb
     n = xs[0]
     slips: dict[str, list[Slip]] = {
         "forward": [],

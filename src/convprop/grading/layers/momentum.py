@@ -20,9 +20,12 @@ with the step. Setting: ``shape``, ``steps`` (default 5), ``learning_rate`` (def
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from convprop.grading.layers.common import Calls, Setting, Slip, verdict
+from convprop.optim.sgd import classical_momentum_step, seed_momentum_step
 
 
 def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
@@ -38,13 +41,13 @@ def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> di
     grads = rng.standard_normal((steps, *shape))
     calls = Calls(sub, options.get("timeout"), 10 * w0.size)
     got = _trajectory(calls, convention, names["function"], w0, grads, lr, mu)
-    ref = _run(w0, grads, lambda v, g: mu * v - lr * g, lambda w, v: w + v)
+    ref = _steps(w0, grads, partial(classical_momentum_step, lr=lr, momentum=mu))
     slips = [
         Slip(
             "step_applied_twice",
             "theta moves by alpha * v: the step size applied twice (the seed's Q5 as written)",
             "theta <- theta + v: v already holds the step size",
-            _run(w0, grads, lambda v, g: mu * v - lr * g, lambda w, v: w + lr * v),
+            _steps(w0, grads, partial(seed_momentum_step, gamma=mu, alpha=lr), zeros=True),
         ),
         Slip(
             "momentum_sign",
@@ -67,6 +70,15 @@ def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> di
     ]
     fix = "v = momentum * v - learning_rate * dw; next_w = w + v (v kept for the next step)"
     return {"update": verdict(calls, "update", got, ref, slips, fix, "the trajectory")}
+
+
+def _steps(w, grads, step, zeros: bool = False) -> np.ndarray:
+    """The iterates of convprop's own step function (it updates theta and v in place)."""
+    out, w, v = [], w.copy(), np.zeros_like(w) if zeros else None
+    for g in grads:
+        v = step(w, g, v)
+        out.append(w.copy())
+    return np.stack(out)
 
 
 def _run(w, grads, velocity, position) -> np.ndarray:

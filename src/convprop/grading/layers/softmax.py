@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop.grading.layers.common import Calls, Setting, Slip, verdict
+from convprop import ops
+from convprop.grading.layers.common import Calls, Setting, Slip, autodiff, verdict
+from convprop.tensor import Tensor
 
 
 def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
@@ -27,10 +29,9 @@ def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> di
     calls = Calls(sub, options.get("timeout"), 10 * n * k)
     out = calls(("loss", "dx"), names["function"], x, y, returns=["loss:number", "dx"])
     got = {} if out is None else {"loss": _scalar(out[0]), "dx": out[1]}
-    shifted = x - x.max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    p, onehot = np.exp(logp), np.eye(k)[y]
-    ref = {"loss": np.asarray(-logp[np.arange(n), y].mean()), "dx": (p - onehot) / n}
+    loss, (dx,) = autodiff(lambda t: ops.cross_entropy(t, y), (x,))
+    ref = {"loss": loss.reshape(()), "dx": dx}
+    p = np.array(ops.softmax(Tensor(x), axis=1).data)
     overflows = _overflows(x)
     overflow = Slip(
         "softmax_overflow",
