@@ -28,13 +28,16 @@ from convprop.grading.diagnose import Diagnosis, check_shapes, find_roles
 from convprop.grading.layers.common import Calls, PartResult, Setting, flag, verdict
 from convprop.grading.layers.conv2d_slips import backward_slips, forward_slips
 from convprop.grading.slips import Problem
+from convprop.grading.submission import Submission
 
 KINDS = ("convolution", "correlation")
 PLAIN = {"stride": 1, "padding": 0, "dilation": 1}  # the seed's geometry
 SEED_PARTS = {"F": ("forward",), "G_delta": ("dx",), "G_gw": ("dw",), "G": ("dx", "dw")}
 
 
-def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
+def judge(
+    sub: Submission, convention: str, setting: dict, options: dict, names: dict
+) -> dict[str, PartResult]:
     """The parts of a conv layer in one setting (see the module docstring)."""
     s = Setting("conv2d", setting)
     four = (4,) if convention == "cs231n" else (2, 4)

@@ -18,6 +18,7 @@ import numpy as np
 from convprop import ops
 from convprop.grading.layers.common import (
     Calls,
+    PartResult,
     Setting,
     Slip,
     autodiff,
@@ -25,9 +26,12 @@ from convprop.grading.layers.common import (
     forward_backward,
     verdict,
 )
+from convprop.grading.submission import Submission
 
 
-def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
+def judge(
+    sub: Submission, convention: str, setting: dict, options: dict, names: dict
+) -> dict[str, PartResult]:
     """The parts of an affine layer in one setting (see the module docstring)."""
     s = Setting("linear", setting)
     xs = s.shape("input_shape", range(2, 9))

@@ -16,13 +16,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop.grading.layers.common import Calls, Setting, Slip, forward_backward, verdict
+from convprop.grading.layers.common import (
+    Calls,
+    PartResult,
+    Setting,
+    Slip,
+    forward_backward,
+    verdict,
+)
+from convprop.grading.submission import Submission
 from convprop.ops import avg_pool2d, max_pool2d
 from convprop.ops.pool import pool_geometry
 from convprop.tensor import Tensor
 
 
-def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
+def judge(
+    sub: Submission, convention: str, setting: dict, options: dict, names: dict
+) -> dict[str, PartResult]:
     """The parts of a max-pool layer in one setting."""
     s = Setting("max_pool2d", setting)
     xs = s.shape("input_shape", (4,))

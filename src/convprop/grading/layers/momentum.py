@@ -24,11 +24,14 @@ from functools import partial
 
 import numpy as np
 
-from convprop.grading.layers.common import Calls, Setting, Slip, verdict
+from convprop.grading.layers.common import Calls, PartResult, Setting, Slip, verdict
+from convprop.grading.submission import Submission
 from convprop.optim.sgd import classical_momentum_step, seed_momentum_step
 
 
-def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
+def judge(
+    sub: Submission, convention: str, setting: dict, options: dict, names: dict
+) -> dict[str, PartResult]:
     """The update of a momentum step over ``steps`` steps."""
     s = Setting("sgd_momentum", setting)
     shape = s.shape("shape", range(1, 9))

@@ -13,15 +13,19 @@ import numpy as np
 from convprop import ops
 from convprop.grading.layers.common import (
     Calls,
+    PartResult,
     Setting,
     Slip,
     autodiff,
     forward_backward,
     verdict,
 )
+from convprop.grading.submission import Submission
 
 
-def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
+def judge(
+    sub: Submission, convention: str, setting: dict, options: dict, names: dict
+) -> dict[str, PartResult]:
     """The parts of a ReLU in one setting."""
     s = Setting("relu", setting)
     xs = s.shape("input_shape", range(1, 9))

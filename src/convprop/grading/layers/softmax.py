@@ -13,11 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from convprop import ops
-from convprop.grading.layers.common import Calls, Setting, Slip, autodiff, verdict
+from convprop.grading.layers.common import Calls, PartResult, Setting, Slip, autodiff, verdict
+from convprop.grading.submission import Submission
 from convprop.tensor import Tensor
 
 
-def judge(sub, convention: str, setting: dict, options: dict, names: dict) -> dict:
+def judge(
+    sub: Submission, convention: str, setting: dict, options: dict, names: dict
+) -> dict[str, PartResult]:
     """The loss and dx of a softmax cross-entropy in one setting."""
     s = Setting("softmax_cross_entropy", setting)
     n, k = s.shape("shape", (2,))
