@@ -13,6 +13,13 @@ Messages, both ways: a 4-byte little-endian length, a JSON header, then ``header
 arrays, each an 8-byte length and ``.npy`` bytes written and read with ``allow_pickle=False``:
 no pickle crosses the boundary, so a hostile file cannot make the parent run code by its replies.
 
+Two forms of call. The first, ``{"name", "pair", "max_size"}``, calls ``name(*arrays)`` and wants
+an array (or a pair). The second, with ``"args"``, passes structured arguments and takes
+structured results (:func:`unpack`, :func:`pack`): an argument is ``{"a": i}`` (the i-th array),
+``{"v": scalar}``, ``{"d": {key: arg}}``, ``{"t": [arg, ...]}`` (a tuple) or ``{"h": id}``, an
+object an earlier call returned and this process kept (a cs231n ``cache``, a ``config``). A
+result named ``any`` that is not an array stays here as such a handle: it never crosses.
+
 The conversion of what a user function returns (:func:`convert`) and the one-line description
 of an exception (:func:`describe_exception`) are shared with the in-process path.
 """
@@ -112,7 +119,10 @@ def describe_exception(error: BaseException, path: str | None = None) -> str:
     frames = traceback.extract_tb(error.__traceback__)
     if path is not None:  # the deepest frame in the user's own file, if any
         frames = [f for f in frames if os.path.abspath(f.filename) == os.path.abspath(path)]
-    return text if not frames else f"{text} (line {frames[-1].lineno} in {frames[-1].name})"
+    if not frames:
+        return text
+    where = f"{os.path.basename(path)} " if path is not None else ""
+    return f"{text} ({where}line {frames[-1].lineno} in {frames[-1].name})"
 
 
 def convert(value: Any, pair: bool, max_size: int) -> tuple[tuple[np.ndarray, ...] | None, str]:
@@ -166,6 +176,57 @@ def _one(value: Any, max_size: int) -> tuple[np.ndarray | None, str]:
     return np.array(a, dtype=np.float64, copy=True) if note else np.array(a), note
 
 
+def unpack(spec: Any, arrays: list[np.ndarray], handles: dict[int, Any]) -> Any:
+    """An argument from its JSON ``spec`` (see the module docstring); KeyError: a lost handle."""
+    if "a" in spec:
+        return arrays[spec["a"]]
+    if "h" in spec:
+        return handles[spec["h"]]
+    if "d" in spec:
+        return {k: unpack(v, arrays, handles) for k, v in spec["d"].items()}
+    if "t" in spec:
+        return tuple(unpack(v, arrays, handles) for v in spec["t"])
+    return spec["v"]
+
+
+def pack(
+    value: Any, returns: list, single: bool, max_size: int, handles: dict[int, Any]
+) -> tuple[list | None, list[np.ndarray], dict[str, str]]:
+    """(result specs, arrays, notes by item name) for a returned value.
+
+    The specs are ``None`` if the value has no such form (the note is then under ``""``).
+
+    ``returns`` lists ``[name, kind]``: kind ``array`` (converted as :func:`convert` does),
+    ``number`` (a real scalar, no note) or ``any`` (an array crosses, anything else is kept).
+    """
+    names = ", ".join(name for name, _ in returns)
+    if single:
+        items = [value]
+    elif isinstance(value, (tuple, list)) and len(value) == len(returns):
+        items = list(value)
+    else:
+        n = f" of length {len(value)}" if isinstance(value, (tuple, list)) else ""
+        return None, [], {"": f"returned {_a(value)}{n}, not a tuple ({names})"}
+    specs, arrays, notes = [], [], {}
+    for item, (name, kind) in zip(items, returns, strict=True):
+        if kind == "any" and not isinstance(item, np.ndarray):
+            handles[len(handles) + 1] = item
+            specs.append({"h": len(handles)})
+            continue
+        scalar = isinstance(item, (int, float, np.integer, np.floating))
+        if kind == "number" and scalar and not isinstance(item, bool):
+            a, note = np.asarray(float(item)), ""
+        else:
+            a, note = _one(item, max_size)
+        if a is None:
+            return None, [], {"": f"{name} {note}"}
+        if note:
+            notes[name] = f"{name} {note}"
+        specs.append({"a": len(arrays)})
+        arrays.append(a)
+    return specs, arrays, notes
+
+
 # ------------------------------------------------------------------ the child's main loop
 
 
@@ -190,10 +251,10 @@ def main(path: str) -> None:
     sys.stdin = open(os.devnull)  # lives as long as the process
     captured = Bounded()
 
-    def run(fn: Any, *args: Any) -> tuple[str, Any, str]:
+    def run(fn: Any, *args: Any, **kwargs: Any) -> tuple[str, Any, str]:
         sys.stdout = sys.stderr = captured
         try:
-            return "ok", fn(*args), ""
+            return "ok", fn(*args, **kwargs), ""
         except SystemExit as error:
             return "exits", None, describe_exception(error, path)
         except BaseException as error:  # KeyboardInterrupt too: the parent decides
@@ -218,24 +279,42 @@ def main(path: str) -> None:
     )
     if status != "ok":
         return
+    handles: dict[int, Any] = {}  # objects kept for later calls (see unpack and pack)
     while True:
         try:
             request, args = read_message(proto_in)
         except EOFError:
             return
         fn = getattr(module, request["name"], None)
+        structured, kwargs, specs = "args" in request, {}, None
+        if structured:
+            try:
+                kwargs = {k: unpack(v, args, handles) for k, v in request["kwargs"].items()}
+                args = [unpack(v, args, handles) for v in request["args"]]
+            except KeyError:
+                args = None
         start = time.perf_counter()
-        status, value, message = run(fn, *args)
+        if args is None:
+            status, value, message = "crashed", None, "an object from an earlier call is lost"
+        else:
+            status, value, message = run(fn, *args, **kwargs)
         seconds = time.perf_counter() - start
         arrays: tuple[np.ndarray, ...] = ()
-        note = ""
-        if status == "ok":
+        note, notes = "", {}
+        if status == "ok" and structured:
+            specs, out, notes = pack(
+                value, request["returns"], request["single"], request["max_size"], handles
+            )
+            note = "; ".join(notes.values())
+            status, arrays = ("ok", tuple(out)) if specs is not None else ("wrong_type", ())
+        elif status == "ok":
             converted, note = convert(value, request["pair"], request["max_size"])
             status, arrays = ("ok", converted) if converted is not None else ("wrong_type", ())
         printed, head = captured.take()
         message = message or (note if status == "wrong_type" else "")
         reply = {"status": status, "message": message, "note": note, "printed": printed}
-        write_message(proto_out, {**reply, "head": head, "seconds": seconds}, arrays)
+        reply.update({"head": head, "seconds": seconds, "values": specs, "notes": notes})
+        write_message(proto_out, reply, arrays)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def diagnose_conv(
         if fn is not None
     }
     source = getattr(F, "__qualname__", None) or getattr(G, "__qualname__", "functions")
-    return _Diagnosis(
+    return Diagnosis(
         callers, Problem(*check_shapes(input_shape, kernel_shape), seed), source
     ).run()
 
@@ -83,13 +83,14 @@ def check_file(
     kernel_shape: Sequence[int] = (3, 3),
     seed: int = 0,
     timeout: float = DEFAULT_TIMEOUT,
+    submission_options: dict | None = None,
 ) -> Report:
     """Diagnose the functions of a user's ``.py`` file, run in a child process.
 
     Loading the file runs its code. ``forward`` names F; ``backward`` names G (default ``G``;
     a file without one but with ``G_delta`` / ``G_gw`` is checked in two halves), or ``delta``
     and ``gw`` name the halves. ``timeout`` bounds each call in seconds (the import gets at
-    least 10).
+    least 10). ``submission_options`` go to :class:`~convprop.grading.Submission`.
     """
     problem = Problem(*check_shapes(input_shape, kernel_shape), seed)
     path = Path(path)
@@ -97,7 +98,7 @@ def check_file(
         raise FileNotFoundError(f"no such file: {path}")
     if backward is not None and (delta is not None or gw is not None):
         raise ValueError("give --backward, or --delta and --gw, not both")
-    with Submission(path, timeout=timeout) as sub:
+    with Submission(path, timeout=timeout, **(submission_options or {})) as sub:
         opened = sub.open()
         early = []
         if opened.printed > explain.NOISY:
@@ -107,16 +108,16 @@ def check_file(
             report.findings = [explain.failure("file", opened), *early]
             report.verdicts = dict.fromkeys(PARTS, "not run: the file did not load")
             return report
-        roles, missing = _roles(sub.names, forward, backward, delta, gw)
+        roles, missing = find_roles(sub.names, forward, backward, delta, gw)
         callers = {role: partial(sub.call, name, pair=role == "G") for role, name in roles.items()}
-        report = _Diagnosis(callers, problem, str(path), early + missing).run()
+        report = Diagnosis(callers, problem, str(path), early + missing).run()
         printed, head = sub.stray_output
         if printed > explain.NOISY:
             report.findings.append(explain.noisy("file", printed, head))
     return report
 
 
-def _roles(names, forward, backward, delta, gw) -> tuple[dict[str, str], list[Finding]]:
+def find_roles(names, forward, backward, delta, gw) -> tuple[dict[str, str], list[Finding]]:
     """Which function plays which role, and a finding for each one the file lacks."""
     wanted = {"F": forward}
     if delta is not None or gw is not None:
@@ -163,7 +164,7 @@ class _Failed(Exception):
     """A call inside the dot-product test gave no value (its finding is already recorded)."""
 
 
-class _Diagnosis:
+class Diagnosis:
     """One run: call each role once, explain each part, then the dot-product tests."""
 
     def __init__(

@@ -47,6 +47,32 @@ CODES: dict[str, str] = {
     "not_finite": "the output holds NaN or infinity",
     "not_adjoint_of_own_F": "G fails the dot-product test against the user's own F",
     "adjoint_of_own_F": "info: G is the exact adjoint of the user's own (wrong) F",
+    # any layer (convprop.grading.layers)
+    "wrong_value": "the part matches neither the right answer nor any catalogued slip",
+    "not_run": "the part was not run: the call it needs gave no result",
+    "divided_by_batch": "a gradient divided by the batch size N (a mean where the sum belongs)",
+    "hw_swapped": "H and W (rows and columns) swapped",
+    "db_summed_over_all": "the bias gradient summed over every axis, not per output channel",
+    "bias_missing": "the forward pass leaves out the bias",
+    "stride_ignored": "the stride is ignored (stride 1 used)",
+    # conv2d in any geometry
+    "forward_is_convolution": "F flips the kernel: true convolution where correlation is asked",
+    "stride_ignored_in_backward": "the backward pass ignores the stride (windows at i, not s*i)",
+    "padding_cut_empty": "dx = dx_pad[:, :, p:-p, p:-p] is empty when the padding p is 0",
+    # linear, relu, max_pool2d
+    "dx_not_reshaped": "dx has the flattened shape (N, D), not the shape of x",
+    "relu_mask_missing": "relu's dx passes dout through where x <= 0 too",
+    "relu_mask_inverted": "relu's dx passes dout where x < 0 instead of x > 0",
+    "pool_grad_spread": "max-pool's dx sends dout to every entry of the window, not its max",
+    "pool_is_average": "max-pool's forward averages the window instead of taking its max",
+    # softmax_cross_entropy
+    "softmax_overflow": "exp of large logits overflows: the max is not subtracted first",
+    "loss_summed": "the loss (and dx) summed over the batch where the mean is asked",
+    "missing_true_class_minus_one": "dx lacks the -1 at the true class: softmax(x) / N only",
+    # sgd_momentum
+    "step_applied_twice": "the step size applied twice: theta += alpha * v (the seed's Q5)",
+    "momentum_sign": "the update goes uphill: a sign slip in v or theta",
+    "velocity_not_kept": "the velocity is not kept between steps: plain SGD",
     # running the code
     "import_error": "the file does not import",
     "missing_function": "the file defines no function of that name",

@@ -11,6 +11,10 @@ boundary as ``.npy`` bytes, never pickles.
 This is isolation from mistakes, not a sandbox: the child runs with the caller's permissions and
 can read and write files and use the network. Run untrusted files inside a container or VM.
 
+:meth:`Submission.invoke` is the general call: arguments may be dicts and tuples, and a
+returned object that is not an array (a cs231n ``cache``) stays in the child as a
+:class:`~convprop.grading.arguments.Handle` to pass back to a later call.
+
 :func:`call_in_process` gives the same :class:`Outcome` for a Python callable called directly
 (exceptions and prints caught; no time limit).
 """
@@ -28,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ from convprop.grading._worker import (
     read_message,
     write_message,
 )
+from convprop.grading.arguments import Handle, encode
 
 WORKER = Path(__file__).with_name("_worker.py")
 DEFAULT_TIMEOUT = 10.0  # seconds per call
@@ -64,6 +69,7 @@ class Outcome:
     printed: int = 0
     head: str = ""
     seconds: float = 0.0
+    notes: dict[str, str] = field(default_factory=dict)  # invoke: each returned item's note
 
 
 def call_in_process(
@@ -132,6 +138,7 @@ class Submission:
         self._replies: queue.Queue = queue.Queue()
         self._stray: _Drain | None = None
         self._header: dict[str, Any] = {}
+        self._generation = 0
         self._cwd = tempfile.mkdtemp(prefix="convprop-check-")
 
     def __enter__(self) -> Submission:
@@ -151,8 +158,13 @@ class Submission:
             self.opened = self._start()
         return self.opened
 
-    def call(self, name: str, *arrays: np.ndarray, pair: bool = False) -> Outcome:
-        """Call ``name(*arrays)`` in the child; a pair of arrays is expected when ``pair``."""
+    def call(
+        self, name: str, *arrays: np.ndarray, pair: bool = False, timeout: float | None = None
+    ) -> Outcome:
+        """Call ``name(*arrays)`` in the child; a pair of arrays is expected when ``pair``.
+
+        ``timeout`` overrides the submission's for this call.
+        """
         if self.open().failure:
             return self.opened
         if self._proc is None:  # the last call killed the child: start afresh
@@ -166,7 +178,58 @@ class Submission:
             )
         except OSError:
             pass  # the child is gone; the reply queue says how
-        return self._reply(self.timeout)
+        return self._reply(self.timeout if timeout is None else timeout)
+
+    def invoke(
+        self,
+        name: str,
+        *args: Any,
+        kwargs: dict[str, Any] | None = None,
+        returns: list[list[str]] = (("value", "array"),),
+        single: bool = True,
+        timeout: float | None = None,
+    ) -> Outcome:
+        """Call ``name(*args, **kwargs)`` with structured arguments and results.
+
+        Arguments: arrays, scalars, strings, dicts and tuples of them, and :class:`Handle`.
+        ``returns`` lists ``[name, kind]`` for each item of the returned tuple (``single``:
+        one value, not a tuple); kind ``"array"``, ``"number"`` or ``"any"`` (an object kept in
+        the child: a :class:`Handle` here). ``Outcome.arrays`` holds the values in order.
+        ``timeout`` overrides the submission's for this call.
+        """
+        if self.open().failure:
+            return self.opened
+        if self._proc is None:
+            restarted = self._start()
+            if restarted.failure:
+                return Outcome(None, "crashed", f"restarting the file failed: {restarted.message}")
+        arrays: list[np.ndarray] = []
+        try:
+            header = {
+                "name": name,
+                "args": [encode(a, arrays, self._generation) for a in args],
+                "kwargs": {k: encode(v, arrays, self._generation) for k, v in kwargs.items()}
+                if kwargs
+                else {},
+                "returns": [list(r) for r in returns],
+                "single": single,
+                "max_size": 64 * max([a.size for a in arrays] + [1]),
+            }
+        except LookupError as error:
+            return Outcome(None, "crashed", str(error))
+        try:
+            write_message(self._proc.stdin, header, tuple(arrays))
+        except OSError:
+            pass  # the child is gone; the reply queue says how
+        outcome = self._reply(self.timeout if timeout is None else timeout)
+        outcome.notes = {str(k): str(v) for k, v in self._header.get("notes", {}).items()}
+        specs = self._header.get("values") if not outcome.failure else None
+        if specs is not None and outcome.arrays is not None:
+            got = outcome.arrays
+            outcome.arrays = tuple(
+                got[s["a"]] if "a" in s else Handle(int(s["h"]), self._generation) for s in specs
+            )
+        return outcome
 
     def close(self) -> None:
         """End the child (politely, then by force) and remove its working directory."""
@@ -194,6 +257,7 @@ class Submission:
             start_new_session=os.name == "posix",
         )
         self._replies = queue.Queue()
+        self._generation += 1
         threading.Thread(
             target=self._read, args=(self._proc.stdout, self._replies), daemon=True
         ).start()

@@ -1,0 +1,113 @@
+"""``convprop check --layer ... --convention ...``: one file, one layer, one or more settings.
+
+:func:`check_layer` runs :func:`convprop.grading.layers.judge` on a file, in each setting, and
+gathers the verdicts in a :class:`LayerReport` (the same ``ok`` / ``findings`` / ``to_json``
+as the seed's :class:`~convprop.grading.Report`, so ``--batch`` and ``--json`` treat both alike).
+A part is right when it is right in every setting; its findings are those of the first setting
+where it is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from convprop.grading.findings import SEVERITIES, Finding, _plural, _wrapped
+from convprop.grading.layers import PartResult, judge
+from convprop.grading.submission import Submission
+
+
+@dataclass
+class LayerReport:
+    """The verdict on one layer of one file: a :class:`PartResult` per part."""
+
+    source: str
+    layer: str
+    convention: str
+    settings: list[dict]
+    seed: int
+    parts: dict[str, PartResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.parts.values())
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.parts.values() for f in r.findings]
+
+    @property
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [f.to_dict() for f in self.findings]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The findings as a JSON list of objects (``[]`` for a right submission)."""
+        return json.dumps(self.to_list(), indent=indent)
+
+    def __str__(self) -> str:
+        lines = [f"convprop check: {self.source} ({self.layer}, {self.convention} convention)"]
+        for setting in self.settings:
+            text = ", ".join(f"{k} {_show(v)}" for k, v in setting.items())
+            lines.append(f"  on random float64 arrays (seed {self.seed}): {text}")
+        for part, r in self.parts.items():
+            first = next((f.code for f in r.findings if f.severity == "error"), "")
+            lines.append(f"  {part:<8} {'ok' if r.ok else 'WRONG':<6} {first}".rstrip())
+        for f in self.findings:
+            lines.append("")
+            lines += _wrapped(f"{f.severity:<8} {f.part:<8} ", f"{f.code}: {f.message}")
+            if f.max_abs_error is not None:
+                at = "" if f.first_wrong_index is None else f", first at {f.first_wrong_index}"
+                lines.append(f"{'':18}max abs error {f.max_abs_error:.3g}{at}")
+            if f.fix:
+                lines += _wrapped(" " * 18, f"fix: {f.fix}")
+        count = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+        rest = [_plural(count[s], s if s == "warning" else "note") for s in SEVERITIES[1:]]
+        tail = f" ({', '.join(r for r in rest if r)})" if any(rest) else ""
+        errors = count["error"]
+        lines.append("")
+        if errors:
+            lines.append(f"NOT OK: {errors} error{'s' * (errors != 1)}{tail}")
+        else:
+            lines.append(f"OK: every part checked is right{tail}")
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    return str(value)
+
+
+def check_layer(
+    path: str | os.PathLike,
+    layer: str,
+    convention: str,
+    settings: list[dict],
+    options: dict,
+    submission_options: dict | None = None,
+) -> LayerReport:
+    """Judge ``layer`` of the file at ``path`` in every setting; bad arguments: ``ValueError``.
+
+    ``submission_options`` go to :class:`~convprop.grading.Submission` (e.g. a sandbox).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    seed = int(options.get("seed") or 0)
+    report = LayerReport(str(path), layer, convention, [dict(s) for s in settings], seed)
+    with Submission(path, **(submission_options or {})) as sub:
+        for setting in settings:
+            for part, result in judge(sub, layer, convention, setting, options).items():
+                kept = report.parts.get(part)
+                if kept is None or (kept.ok and not result.ok):
+                    report.parts[part] = result
+    return report
