@@ -1,0 +1,5 @@
+# %% [markdown]
+# # checking
+
+# %%
+print(1 + 1)

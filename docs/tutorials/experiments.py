@@ -1,0 +1,5 @@
+# %% [markdown]
+# # experiments
+
+# %%
+print(1 + 1)

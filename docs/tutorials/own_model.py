@@ -1,0 +1,5 @@
+# %% [markdown]
+# # own_model
+
+# %%
+print(1 + 1)

@@ -1,0 +1,5 @@
+# %% [markdown]
+# # seed_layer
+
+# %%
+print(1 + 1)

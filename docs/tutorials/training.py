@@ -1,0 +1,5 @@
+# %% [markdown]
+# # training
+
+# %%
+print(1 + 1)
