@@ -74,7 +74,7 @@ model = nn.Sequential(
     nn.Flatten(),  # -> (N, 512)
     nn.Linear(32 * 4 * 4, 10, rng=rng),  # -> (N, 10), the logits
 )
-model
+model  # noqa: B018 (the cell's value: Jupyter shows its repr)
 
 # %% [markdown]
 # ## The loss and the optimizer
@@ -183,7 +183,9 @@ train(TrainConfig(**{**vars(config), "epochs": 3}), runs / "part", **quiet)
 print(sorted(p.name for p in (runs / "part").iterdir()))
 resumed = train(config, runs / "part", resume=runs / "part" / "model.npz", **quiet)
 print(f"uninterrupted: test accuracy {whole['test_accuracy']:.4f}, loss {whole['test_loss']:.6f}")
-print(f"resumed:       test accuracy {resumed['test_accuracy']:.4f}, loss {resumed['test_loss']:.6f}")
+print(
+    f"resumed:       test accuracy {resumed['test_accuracy']:.4f}, loss {resumed['test_loss']:.6f}"
+)
 
 # %% [markdown]
 # From the command line the same run is `convprop train --epochs 3 --out runs/part`, then
