@@ -296,7 +296,8 @@ def test_repr_lists_layers_with_parameter_counts_and_the_total() -> None:
     assert lines[1].endswith(")  # 40 parameters")
     assert lines[2] == "  (1): ReLU()"
     assert lines[4] == "    (0): Flatten()"
-    assert lines[5] == "    (1): Linear(in_features=16, out_features=10, bias=True)  # 170 parameters"
+    linear = "Linear(in_features=16, out_features=10, bias=True)"
+    assert lines[5] == f"    (1): {linear}  # 170 parameters"
     assert lines[6] == "  )  # 170 parameters"
     assert lines[7] == ")  # 210 parameters in total, 4 frozen"
     assert repr(nn.Linear(3, 2)) == "Linear(in_features=3, out_features=2, bias=True)"  # PyTorch's
