@@ -21,6 +21,7 @@
 # their figures are in [Experiments](../../experiments/).
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 

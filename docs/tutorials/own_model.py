@@ -21,6 +21,7 @@
 # it.)
 
 # %%
+# %matplotlib inline
 import tempfile
 from pathlib import Path
 

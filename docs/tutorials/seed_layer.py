@@ -29,6 +29,7 @@
 # jupytext notebook, which Jupyter opens) and run it yourself.
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 

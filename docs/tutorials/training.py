@@ -25,6 +25,7 @@
 # bundled 8x8 digits, then lets `convprop.train` do the same with metrics and checkpoints.
 
 # %%
+# %matplotlib inline
 import tempfile
 from pathlib import Path
 
