@@ -34,8 +34,9 @@ lint: $(VENV)/.installed-dev
 # The documentation site into site/ (open site/index.html): strict, so a broken link, a bad
 # reference or a failing tutorial cell fails the build. Tutorials run with one BLAS thread.
 docs: $(VENV)/.installed-dev
-	NO_MKDOCS_2_WARNING=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+	env -u MPLBACKEND NO_MKDOCS_2_WARNING=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
 	  $(VENV)/bin/mkdocs build --strict --site-dir site
+	@echo "docs: built into site/; open site/index.html"
 
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
