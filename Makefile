@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint bench fashion-mnist clean
+.PHONY: demo test lint docs bench fashion-mnist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
+# The documentation site into site/ (open site/index.html): strict, so a broken link, a bad
+# reference or a failing tutorial cell fails the build. Tutorials run with one BLAS thread.
+docs: $(VENV)/.installed-dev
+	env -u MPLBACKEND NO_MKDOCS_2_WARNING=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+	  $(VENV)/bin/mkdocs build --strict --site-dir site
+	@echo "docs: built into site/; open site/index.html"
+
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
 bench: $(VENV)/.installed-dev
@@ -46,4 +53,4 @@ fashion-mnist:
 	    $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist site .cache src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -6,6 +6,7 @@ experiments draw with it; the library core never imports it.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,17 @@ import numpy as np
 
 
 def pyplot() -> Any | None:
-    """matplotlib's pyplot on the Agg backend, or None without the ``plot`` extra."""
+    """matplotlib's pyplot on the Agg backend, or None without the ``plot`` extra.
+
+    In Jupyter (an IPython kernel is running) the notebook's backend is kept, so that the
+    user's own figures still display inline after convprop has drawn one to a file.
+    """
     try:
         import matplotlib
     except ImportError:
         return None
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -1,4 +1,4 @@
-"""What a run writes and prints: the progress bar, metrics.csv, summary.json.
+"""What a run writes and prints: the progress bar (tqdm), metrics.csv, summary.json.
 
 Part of the core (``fit()`` uses it), so no figures here: ``convprop train`` draws curves.png
 with :mod:`convprop.plots` after ``fit()`` returns.
@@ -12,7 +12,7 @@ import io
 import json
 import os
 import sys
-import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,30 +43,56 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def progress_bar_class() -> tuple[type, bool]:
+    """``tqdm.auto``'s bar, and whether it is Jupyter's widget (in a notebook kernel with
+    ``ipywidgets`` installed) rather than the terminal's text bar."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto warns in Jupyter without ipywidgets
+        from tqdm.auto import tqdm
+    return tqdm, any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__)
+
+
 class ProgressBar:
-    """One updating line on stderr (only when it is a terminal): batches, loss, throughput."""
+    """One epoch's progress through ``tqdm.auto``: batches, loss, throughput.
+
+    In Jupyter (with ``ipywidgets``) it is tqdm's notebook widget; elsewhere tqdm's text bar
+    on stderr, shown only when stderr is a terminal, so a log file or a pipe gets no bar
+    updates. ``enabled=False`` (quiet) shows nothing. ``close()`` removes the bar: the epoch's
+    summary line replaces it.
+    """
 
     def __init__(self, label: str, total: int, enabled: bool = True) -> None:
         self.label, self.total = label, total
-        self.enabled = enabled and sys.stderr.isatty()
-        self._last = 0.0
+        self._bar: Any = None
+        if not enabled:
+            self.enabled = False
+            return
+        bar_class, notebook = progress_bar_class()
+        self.enabled = notebook or sys.stderr.isatty()
+        if self.enabled:
+            self._bar = bar_class(
+                total=total,
+                desc=label,
+                unit="batch",
+                file=sys.stderr,
+                leave=False,
+                mininterval=0.1,
+                dynamic_ncols=True,
+            )
 
     def update(self, done: int, loss: float, rate: float) -> None:
-        now = time.perf_counter()
-        if not self.enabled or (now - self._last < 0.1 and done < self.total):
+        """``done`` batches of ``total`` finished; the running mean loss and images/s."""
+        if self._bar is None:
             return
-        self._last = now
-        filled = int(24 * done / max(self.total, 1))
-        sys.stderr.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (24 - filled)}] "
-            f"{done}/{self.total}  loss {loss:.4f}  {rate:,.0f} img/s "
-        )
-        sys.stderr.flush()
+        self._bar.set_postfix_str(f"loss {loss:.4f}, {rate:,.0f} img/s", refresh=False)
+        self._bar.update(done - self._bar.n)  # tqdm redraws at most every 0.1 s
+        if done >= self.total:
+            self._bar.refresh()  # the last batch is always drawn
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 90 + "\r")
-            sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 class RunWriter:

@@ -280,3 +280,24 @@ def test_the_pool_first_builders_equal_conv_relu_pool_in_values_and_gradients(na
     np.testing.assert_array_equal(gz, gz_ref)
     for a, b in zip(gp, gp_ref, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_repr_lists_layers_with_parameter_counts_and_the_total() -> None:
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, rng=rng),
+        nn.ReLU(),
+        nn.Sequential(nn.Flatten(), nn.Linear(16, 10, rng=rng)),
+    )
+    model[0].bias.requires_grad = False
+    lines = repr(model).splitlines()
+    assert lines[0] == "Sequential("
+    assert lines[1].startswith("  (0): Conv2d(1, 4, kernel_size=(3, 3)")
+    assert lines[1].endswith(")  # 40 parameters")
+    assert lines[2] == "  (1): ReLU()"
+    assert lines[4] == "    (0): Flatten()"
+    linear = "Linear(in_features=16, out_features=10, bias=True)"
+    assert lines[5] == f"    (1): {linear}  # 170 parameters"
+    assert lines[6] == "  )  # 170 parameters"
+    assert lines[7] == ")  # 210 parameters in total, 4 frozen"
+    assert repr(nn.Linear(3, 2)) == "Linear(in_features=3, out_features=2, bias=True)"  # PyTorch's

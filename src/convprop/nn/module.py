@@ -240,10 +240,28 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
+        """PyTorch's repr, with parameter counts: each sub-module's line ends in its count
+        (``# 160 parameters``), each container's closing line in its total, and the top one's
+        in the model's total (with how many are frozen, if any). A lone layer reads as in
+        PyTorch."""
+        if not any(True for _ in self.named_children()):
+            return self._describe()
+        params = self.parameters()
+        total = sum(p.size for p in params)
+        frozen = sum(p.size for p in params if not p.requires_grad)
+        note = f", {frozen:,} frozen" if frozen else ""
+        return f"{self._describe()}  # {total:,} parameters in total{note}"
+
+    def _describe(self) -> str:
+        """The repr without the top-level total: one line per sub-module, counts beside."""
         children = list(self.named_children())
         if not children:
             return f"{type(self).__name__}({self.extra_repr()})"
-        lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in children]
+        lines = []
+        for name, m in children:
+            count = m.num_parameters()
+            tail = f"  # {count:,} parameters" if count else ""
+            lines.append(f"  ({name}): " + m._describe().replace("\n", "\n  ") + tail)
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
