@@ -192,7 +192,9 @@ def find_bwrap() -> list[str]:
 
 
 @functools.cache
-def _working_bwrap() -> tuple[str | None, str]:
+def available() -> tuple[str | None, str]:
+    """The first ``bwrap`` that works here, or ``None`` and why not (cached: clear with
+    ``available.cache_clear()``)."""
     if not sys.platform.startswith("linux"):
         return None, f"bubblewrap needs Linux, this is {sys.platform}"
     candidates = find_bwrap()
@@ -226,7 +228,7 @@ def make(
         raise ValueError(f"the memory limit must be at least 64 MiB, got {memory} bytes")
     if mode == "off":
         return None, ""
-    bwrap, reason = _working_bwrap()
+    bwrap, reason = available()
     if bwrap is None:
         if mode == "on":
             raise SandboxUnavailable(f"no sandbox can be made: {reason}")
