@@ -89,10 +89,11 @@ def judge(submission, layer, convention, setting, options):
 def install() -> str:
     """Use the real ``convprop.grading.layers`` if present, else this fake; says which."""
     try:
-        importlib.import_module("convprop.grading.layers")
-        return "real"
+        module = importlib.import_module("convprop.grading.layers")
+        return "fake" if getattr(module, "FAKE", False) else "real"
     except ImportError:
         module = types.ModuleType("convprop.grading.layers")
         module.LAYER_PARTS, module.PartResult, module.judge = LAYER_PARTS, PartResult, judge
+        module.FAKE = True
         sys.modules["convprop.grading.layers"] = module
         return "fake"

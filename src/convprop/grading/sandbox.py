@@ -140,7 +140,7 @@ class Sandbox:
         argv = [self.bwrap, "--clearenv"]
         for key, value in ENV.items():
             argv += ["--setenv", key, value]
-        binds = _bound_folders()
+        binds = bound_folders()
         parents = sorted({str(a) for b in binds for a in Path(b).parents if str(a) != "/"})
         for folder in parents:  # made here, else bwrap copies the host's mode (/root: 0700)
             argv += ["--perms", "0755", "--dir", folder]
@@ -160,8 +160,9 @@ class Sandbox:
 
 
 @functools.cache
-def _bound_folders() -> tuple[str, ...]:
-    """The system folders and the ones Python and NumPy live in, each once, outermost only."""
+def bound_folders() -> tuple[str, ...]:
+    """The host folders mounted read-only inside: the system's and Python's and NumPy's,
+    each once, outermost only."""
     import numpy
 
     wanted = [p for p in SYSTEM if os.path.exists(p)]

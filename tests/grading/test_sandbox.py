@@ -1,0 +1,254 @@
+"""Hostile submissions under the bubblewrap sandbox: each contained and reported, the grader
+neither hangs nor crashes, and nothing outside changes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from convprop.cli import main
+from convprop.grading import Submission, sandbox
+from tests.grading import fake_layers
+from tests.grading.grade_gallery import SEED_ASSIGNMENT
+from tests.grading.submissions.gallery import VECTORISED
+
+fake_layers.install()
+BOX, WHY = sandbox.make("auto")
+pytestmark = pytest.mark.skipif(BOX is None, reason=f"no sandbox here: {WHY}")
+ONE = np.ones(3)
+
+
+def _sub(tmp_path, source: str, name: str = "hostile", **kw) -> Submission:
+    path = tmp_path / "class" / f"{name}_{uuid.uuid4().hex[:8]}.py"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("import os, signal, socket, sys, time\nimport numpy as np\n" + source)
+    return Submission(path, sandbox=BOX, **kw)
+
+
+def test_no_network_even_to_a_listener_on_this_machine(tmp_path):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+    port = listener.getsockname()[1]
+    accepted = []
+    thread = threading.Thread(target=lambda: _accept(listener, accepted), daemon=True)
+    thread.start()
+    source = f"def f(z):\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+    with _sub(tmp_path, source) as sub:
+        out = sub.call("f", ONE)
+    thread.join(10)
+    listener.close()
+    assert out.failure == "raises" and "ConnectionRefusedError" in out.message
+    assert accepted == []
+
+
+def _accept(listener: socket.socket, accepted: list) -> None:
+    try:
+        accepted.append(listener.accept())
+    except OSError:
+        pass
+
+
+def test_writes_outside_and_to_home_change_nothing(tmp_path):
+    home = os.path.expanduser("~")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    before = (sorted(os.listdir(outside)), sorted(os.listdir(home)))
+    source = f"""
+def f(z):
+    failed = 0
+    for path in [{str(outside / "pwned")!r}, {home + "/pwned-convprop"!r}, "/usr/pwned",
+                 os.path.expanduser("~/.bashrc"), "/pwned"]:
+        try:
+            with open(path, "w") as f:
+                f.write("x")
+        except OSError:
+            failed += 1
+    return np.array([failed, os.path.expanduser("~") == "/tmp"], float)
+"""
+    with _sub(tmp_path, source) as sub:
+        out = sub.call("f", ONE)
+    assert out.failure == "", out.message
+    # all fail but ~/.bashrc, which is the sandbox's own /tmp/.bashrc
+    assert list(out.arrays[0]) == [4.0, 1.0]
+    assert (sorted(os.listdir(outside)), sorted(os.listdir(home))) == before
+
+
+def test_a_classmates_file_the_submissions_folder_and_home_are_not_visible(tmp_path):
+    classmate = tmp_path / "class" / "classmate.py"
+    classmate.parent.mkdir()
+    classmate.write_text("ANSWER = 42\n")
+    home = os.path.expanduser("~")
+    source = f"""
+def f(z):
+    seen = [os.path.exists(p) for p in [{str(classmate)!r}, {str(classmate.parent)!r},
+            {str(tmp_path)!r}, {os.getcwd()!r}]]
+    home = os.listdir({home!r}) if os.path.isdir({home!r}) else []
+    return np.array([sum(seen), len(os.listdir("/submission")), len(home)], float)
+"""
+    # what of home is inside: only the folders on the way to Python's, if it lives there
+    on_the_way = {
+        os.path.relpath(b, home).split(os.sep)[0]
+        for b in sandbox.bound_folders()
+        if b.startswith(home.rstrip("/") + "/")
+    }
+    with _sub(tmp_path, source) as sub:
+        out = sub.call("f", ONE)
+    assert out.failure == "", out.message
+    assert list(out.arrays[0]) == [0.0, 1.0, len(on_the_way)]  # its own file alone
+
+
+def _processes_running(fragment: str) -> int:
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                count += fragment.encode() in f.read()
+        except OSError:
+            pass
+    return count
+
+
+def test_a_fork_storm_is_contained_and_leaves_nothing_behind(tmp_path):
+    source = """
+def f(z):
+    made = 0
+    try:
+        while True:
+            if os.fork() == 0:
+                time.sleep(60)
+                os._exit(0)
+            made += 1
+    except OSError:
+        pass
+    return np.array([made], float)
+"""
+    with _sub(tmp_path, source, name="storm") as sub:
+        out = sub.call("f", ONE)
+        assert out.failure == "", out.message
+        assert out.arrays[0][0] < sandbox.DEFAULT_PROCESSES
+        name = sub.path.name
+        assert _processes_running(name) > 10
+    deadline = time.monotonic() + 10
+    while _processes_running(name) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_running(name) == 0
+
+
+def test_eight_gigabytes_is_refused_by_the_memory_limit(tmp_path):
+    source = "def f(z):\n    a = np.ones(8 * 10**9 // 8)\n    return a[:3]\n"
+    with _sub(tmp_path, source) as sub:
+        out = sub.call("f", ONE)
+    assert out.failure == "raises" and "Unable to allocate 7.45 GiB" in out.message
+    with _sub(tmp_path, source, memory=16 << 30) as sub:  # --memory: a larger limit
+        assert sub.sandbox.memory == 16 << 30
+
+
+def test_a_spin_times_out_and_the_next_call_runs(tmp_path):
+    source = "def spin(z):\n    while True:\n        pass\n\ndef f(z):\n    return z\n"
+    with _sub(tmp_path, source, timeout=1.0) as sub:
+        start = time.monotonic()
+        assert sub.call("spin", ONE).failure == "timeout"
+        assert time.monotonic() - start < 5
+        assert sub.call("f", ONE).failure == ""
+
+
+def test_killing_its_parent_or_everything_kills_only_itself(tmp_path):
+    source = """
+def parent(z):
+    os.kill(os.getppid(), signal.SIGKILL)
+    return z
+
+def everyone(z):
+    os.kill(-1, signal.SIGKILL)
+    return z
+
+def group(z):
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+    return z
+
+def f(z):
+    return z
+"""
+    with _sub(tmp_path, source) as sub:
+        assert sub.call("parent", ONE).failure == "raises"  # PermissionError: not its to kill
+        assert sub.call("everyone", ONE).failure in ("raises", "crashed")  # none but itself
+        assert sub.call("group", ONE).failure in ("raises", "crashed")
+        assert sub.call("f", ONE).failure == ""  # a fresh child
+    assert os.getpid() and threading.main_thread().is_alive()  # the grader lives on
+
+
+def test_two_hundred_megabytes_of_output_are_counted_and_capped(tmp_path):
+    source = """
+def printed(z):
+    print("x" * 200_000_000)
+    return z
+
+def written(z):
+    os.write(1, b"y" * 200_000_000)
+    return z
+"""
+    with _sub(tmp_path, source) as sub:
+        out = sub.call("printed", ONE)
+        assert out.failure == "" and out.printed > 200_000_000 and len(out.head) <= 2000
+        assert sub.call("written", ONE).failure == ""
+        count, sample = sub.stray_output
+        assert count == 200_000_000 and len(sample) <= 2000
+
+
+def test_sys_exit_and_a_full_tmp(tmp_path):
+    source = """
+def leaves(z):
+    sys.exit(3)
+
+def fills(z):
+    with open("/tmp/big", "wb") as f:
+        f.write(b"z" * (1 << 30))
+    return z
+"""
+    with _sub(tmp_path, source) as sub:
+        out = sub.call("leaves", ONE)
+        assert out.failure == "exits" and "sys.exit(3)" in out.message
+        out = sub.call("fills", ONE)
+        assert out.failure == "raises" and "No space left on device" in out.message
+
+
+HOSTILE = {  # F misbehaves when the judge calls it; G is right
+    "network": "F = lambda z, w: socket.create_connection(('1.1.1.1', 80), timeout=2)",
+    "spin": "def F(z, w):\n    while True:\n        pass",
+    "storm": "def F(z, w):\n    while True:\n        os.fork()",
+    "memory": "def F(z, w):\n    return np.ones(8 * 10**9 // 8)",
+    "kills": "def F(z, w):\n    os.kill(-1, signal.SIGKILL)",
+    "prints": "def F(z, w):\n    print('x' * 200_000_000)",
+    "exits": "def F(z, w):\n    sys.exit(0)",
+    "numpy": "np.allclose = lambda *a, **k: True\ndef F(z, w):\n    return np.zeros((8, 8))",
+    "at_import": "os.fork() if os.fork() else os.fork()\nprint('x' * 10**8)\nsys.exit(1)",
+}
+
+
+def test_a_hostile_class_is_graded_without_hanging_or_crashing(tmp_path, capsys):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, source in HOSTILE.items():
+        head = "import os, signal, socket, sys\nimport numpy as np\n"
+        (folder / f"{name}.py").write_text(head + VECTORISED + "\n\n" + source + "\n")
+    (tmp_path / "a.toml").write_text(SEED_ASSIGNMENT)
+    out = tmp_path / "out"
+    args = ["grade", str(folder), "--assignment", str(tmp_path / "a.toml"), "--out", str(out)]
+    start = time.monotonic()
+    assert main([*args, "--sandbox", "on", "--timeout", "3", "--jobs", "2"]) == 0
+    assert time.monotonic() - start < 120
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {r["submission"]: r for r in csv.DictReader(f)}
+    assert set(rows) == set(HOSTILE)
+    for name, row in rows.items():
+        expected = "0" if name == "at_import" else "1"  # G is right, F is not
+        assert (row["conv.forward"], row["conv.dx"], row["conv.dw"]) == ("0", expected, expected)
+    assert "timeout" in (out / "feedback" / "spin.md").read_text()
+    assert sorted(os.listdir(tmp_path)) == ["a.toml", "class", "out"]
