@@ -46,7 +46,7 @@ def test_a_raising_cell_is_named_and_the_functions_before_it_are_graded(tmp_path
         opened = sub.open()
         assert opened.failure == ""
         assert opened.note.startswith("cell 3 failed: NameError: name 'undefined_name'")
-        assert "(cell 3, line 2 in <module>)" in opened.note
+        assert "cell 3, line 2 in <module>)" in opened.note
         assert sub.names == ["twice"]
         assert np.array_equal(sub.call("twice", np.ones(2)).arrays[0], [2.0, 2.0])
 
@@ -59,9 +59,9 @@ def test_errors_in_a_notebooks_functions_and_syntax_name_the_cell(tmp_path):
     )
     with Submission(path) as sub:
         assert "cell 4 failed: SyntaxError" in sub.open().note
-        assert "(cell 4, line 1)" in sub.open().note
+        assert "cell 4, line 1)" in sub.open().note
         out = sub.call("bad", np.ones(2))
-        assert out.failure == "raises" and "(cell 3, line 2 in bad)" in out.message
+        assert out.failure == "raises" and "cell 3, line 2 in bad)" in out.message
 
 
 def test_not_a_notebook_is_an_import_error(tmp_path):
@@ -74,4 +74,4 @@ def test_describe_exception_still_names_plain_files():
     try:
         exec(compile("1 / 0\n", "/x/mine.py", "exec"), {})
     except ZeroDivisionError as error:
-        assert describe_exception(error, "/x/mine.py").endswith("(line 1 in <module>)")
+        assert describe_exception(error, "/x/mine.py").endswith("line 1 in <module>)")
