@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,14 @@ def feedback_md(assignment: Assignment, record: Record) -> str:
 
 
 def _finding(f: dict[str, Any]) -> list[str]:
-    tail = ""
-    if f.get("max_abs_error") is not None:
-        tail = f" Largest error {f['max_abs_error']:.3g}"
-        if f.get("first_wrong_index") is not None:
-            tail += f", first at index {tuple(f['first_wrong_index'])}"
+    tail, error, index = "", f.get("max_abs_error"), f.get("first_wrong_index")
+    if error is not None and math.isfinite(error):
+        tail = f" Largest error {error:.3g}"
+        if index:  # not for a scalar (the loss)
+            tail += f", first at index {tuple(index)}"
         tail += "."
+    elif index:
+        tail = f" First wrong at index {tuple(index)}."
     message = str(f["message"]).rstrip(".")
     lines = [f"- **{f['code']}** ({f['severity']}): {message}.{tail}"]
     if f.get("fix"):
