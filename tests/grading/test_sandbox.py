@@ -4,6 +4,7 @@ neither hangs nor crashes, and nothing outside changes."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import socket
 import threading
@@ -200,6 +201,31 @@ def written(z):
         assert sub.call("written", ONE).failure == ""
         count, sample = sub.stray_output
         assert count == 200_000_000 and len(sample) <= 2000
+
+
+def test_the_cpu_time_limit_ends_a_spin_before_the_wall_clock_does(tmp_path):
+    source = "def spin(z):\n    while True:\n        pass\n"
+    path = tmp_path / "spin.py"
+    path.write_text(source)
+    box = dataclasses.replace(BOX, cpu_seconds=1)
+    with Submission(path, sandbox=box, timeout=60) as sub:
+        out = sub.call("spin", ONE)
+    assert out.failure == "crashed" and "SIGXCPU: the CPU-time limit" in out.message
+
+
+def test_auto_says_why_there_is_no_sandbox_and_on_refuses(monkeypatch):
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda: ["/bin/false"])
+    sandbox.available.cache_clear()
+    try:
+        box, note = sandbox.make("auto")
+        assert box is None and note.startswith("no sandbox (/bin/false failed: status 1)")
+        with pytest.raises(sandbox.SandboxUnavailable, match="no sandbox can be made"):
+            Submission(__file__, sandbox="on")
+        assert sandbox.make("off") == (None, "")
+        with pytest.raises(ValueError, match="sandbox mode must be one of auto, on, off"):
+            sandbox.make("maybe")
+    finally:
+        sandbox.available.cache_clear()
 
 
 def test_sys_exit_and_a_full_tmp(tmp_path):

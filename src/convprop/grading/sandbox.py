@@ -37,7 +37,7 @@ from pathlib import Path
 
 MODES = ("auto", "on", "off")
 DEFAULT_MEMORY = 2 << 30  # bytes of address space
-DEFAULT_CPU = 600  # seconds of CPU time for a child's whole life (all its calls)
+DEFAULT_CPU = 3600  # seconds of CPU time of a child's whole life: a backstop (calls have timeouts)
 DEFAULT_PROCESSES = 64  # processes and threads
 DEFAULT_TMP = 128 << 20  # bytes of the private /tmp
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
@@ -66,8 +66,9 @@ if limits.get("uid") is not None:
     os.setgid(limits["uid"])
     os.setuid(limits["uid"])
 for name in ("AS", "CPU", "NPROC", "NOFILE", "CORE"):
-    value = limits[name]
-    resource.setrlimit(getattr(resource, "RLIMIT_" + name), (value, value))
+    value = limits[name]  # CPU: SIGXCPU at the limit, SIGKILL 5 s later if that is caught
+    hard = value + 5 if name == "CPU" else value
+    resource.setrlimit(getattr(resource, "RLIMIT_" + name), (value, hard))
 sys.argv = sys.argv[2:]
 """
     + RUN

@@ -254,7 +254,7 @@ class Submission:
             tail = self.stray_output[1].strip().splitlines()[-1:]
             last = f"; its last output: {tail[0][:200]!r}" if tail else ""
             if code is None or code < 0:
-                how = f"killed the process (signal {-code})" if code else "stopped answering"
+                how = f"killed the process ({_signal(-code)})" if code else "stopped answering"
                 return Outcome(None, "crashed", how + last)
             return Outcome(None, "exits", f"ended the process with status {code} (os._exit?)")
         header, arrays = message
@@ -288,3 +288,13 @@ class Submission:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 stream.close()
+
+
+def _signal(number: int) -> str:
+    """``signal 9 (SIGKILL)``; SIGXCPU is the sandbox's CPU-time limit."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    limit = ": the CPU-time limit" if name == "SIGXCPU" else ""
+    return f"signal {number}, {name}{limit}"
