@@ -278,3 +278,21 @@ def test_a_hostile_class_is_graded_without_hanging_or_crashing(tmp_path, capsys)
         assert (row["conv.forward"], row["conv.dx"], row["conv.dw"]) == ("0", expected, expected)
     assert "timeout" in (out / "feedback" / "spin.md").read_text()
     assert sorted(os.listdir(tmp_path)) == ["a.toml", "class", "out"]
+
+
+def test_a_hidden_folder_inside_a_mounted_one_is_covered_and_sizes_parse(tmp_path):
+    inside = os.path.join(sandbox.bound_folders()[-1], "class-of-2026")
+    argv, fd = dataclasses.replace(BOX, hide=(inside, str(tmp_path))).command(__file__, __file__)
+    os.close(fd)
+    assert argv[argv.index(inside) - 1] == "--tmpfs"  # covered by an empty folder
+    assert str(tmp_path) not in argv  # not mounted at all: nothing to cover
+    assert "--unshare-net" in argv and "--die-with-parent" in argv
+    assert [sandbox.parse_size(s) for s in ("2G", "512M", "1.5GiB", "4096")] == [
+        2 << 30,
+        512 << 20,
+        3 << 29,
+        4096,
+    ]
+    for bad in ("lots", "-1G", "0"):
+        with pytest.raises(ValueError):
+            sandbox.parse_size(bad)
