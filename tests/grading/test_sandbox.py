@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -296,3 +301,70 @@ def test_a_hidden_folder_inside_a_mounted_one_is_covered_and_sizes_parse(tmp_pat
     for bad in ("lots", "-1G", "0"):
         with pytest.raises(ValueError):
             sandbox.parse_size(bad)
+
+
+AS_NOBODY = """
+import os, numpy as np
+from convprop.grading import Submission, sandbox
+source = '''import os, time, numpy as np
+def storm(z):
+    made = 0
+    try:
+        while True:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            made += 1
+    except OSError:
+        pass
+    return np.array([made, os.getuid(), os.path.exists("/root/.bashrc")], float)
+'''
+with open("sub.py", "w") as f:
+    f.write(source)
+with Submission("sub.py", sandbox="on") as sub:
+    print(sub.call("storm", np.ones(2)).arrays[0].tolist())
+"""
+
+
+def _python_for_nobody(env: dict) -> str | None:
+    """A Python that user nobody can run with NumPy and convprop, in the sandbox, or None."""
+    for python in (sys.executable, f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"):
+        probe = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c"]
+        try:
+            done = subprocess.run(
+                [*probe, "from convprop.grading import sandbox; sandbox.make('on')"],
+                env=env,
+                capture_output=True,
+                timeout=60,
+            )
+        except OSError:
+            return None
+        if done.returncode == 0:
+            return python
+    return None
+
+
+def test_as_an_ordinary_user_the_limits_hold_per_sandbox():
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to become an ordinary user")
+    import convprop
+
+    numpy_site = os.path.dirname(os.path.dirname(np.__file__))
+    source = os.path.dirname(os.path.dirname(convprop.__file__))
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    env["PYTHONPATH"] = f"{numpy_site}:{source}"
+    python = _python_for_nobody(env)
+    if python is None:
+        pytest.skip("no Python with NumPy that user nobody can run in a sandbox here")
+    folder = tempfile.mkdtemp(prefix="convprop-nobody-")  # pytest's tmp_path is root's alone
+    os.chmod(folder, 0o777)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c"]
+    try:
+        done = subprocess.run(
+            [*nobody, AS_NOBODY], env=env, cwd=folder, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    made, uid, saw_root = json.loads(done.stdout.strip().splitlines()[-1])
+    assert made < sandbox.DEFAULT_PROCESSES and uid == 65534 and saw_root == 0

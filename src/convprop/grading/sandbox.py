@@ -139,7 +139,7 @@ class Sandbox:
     def _mounts(self) -> list[str]:
         root = os.geteuid() == 0
         argv = [self.bwrap, "--clearenv"]
-        for key, value in ENV.items():
+        for key, value in {**ENV, **_numpy_path()}.items():
             argv += ["--setenv", key, value]
         binds = bound_folders()
         parents = sorted({str(a) for b in binds for a in Path(b).parents if str(a) != "/"})
@@ -177,6 +177,18 @@ def bound_folders() -> tuple[str, ...]:
         if not any(p == k or p.startswith(k.rstrip("/") + "/") for k in kept):
             kept.append(p)
     return tuple(kept)
+
+
+def _numpy_path() -> dict[str, str]:
+    """``PYTHONPATH`` for NumPy when Python would not find it by itself (it came from
+    ``PYTHONPATH`` here, which the sandbox clears)."""
+    import numpy
+
+    site = os.path.dirname(os.path.dirname(os.path.realpath(numpy.__file__)))
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+    if any(site.startswith(p.rstrip("/") + "/") for p in prefixes):
+        return {}
+    return {"PYTHONPATH": site}
 
 
 def find_bwrap() -> list[str]:
