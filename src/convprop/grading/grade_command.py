@@ -82,9 +82,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, sandbox.SandboxUnavailable) as error:
         print(f"convprop grade: error: {error}", file=sys.stderr)
         return 2
-    if note:
-        print(f"convprop grade: {note}", file=sys.stderr)
     described = describe(box) if box is not None else note or "off"
+    print(f"convprop grade: {note or 'sandbox: ' + described}", file=sys.stderr)
     try:
         records = gradebook.grade_folder(
             args.folder,
@@ -112,6 +111,6 @@ def run(args: argparse.Namespace) -> int:
 def describe(box: sandbox.Sandbox) -> str:
     """One line: the sandbox and its limits."""
     return (
-        f"bubblewrap ({box.bwrap}): memory {box.memory / (1 << 30):g} GiB, CPU "
-        f"{box.cpu_seconds} s, {box.processes} processes, no network, private /tmp"
+        f"bubblewrap, memory {box.memory / (1 << 30):g} GiB, CPU {box.cpu_seconds} s, "
+        f"{box.processes} processes, no network, a private /tmp"
     )
