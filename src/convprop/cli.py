@@ -242,6 +242,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from convprop.grading.grade_command import run
+
+    return run(args)
+
+
 def cmd_experiment(args: argparse.Namespace) -> int:
     from convprop.experiments import EXPERIMENTS
     from convprop.memory import retain_freed_memory
@@ -295,6 +301,12 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def _grade_arguments(p: argparse.ArgumentParser) -> None:
+    from convprop.grading.grade_command import add_arguments
+
+    add_arguments(p)
+
+
 def _bench_arguments(p: argparse.ArgumentParser) -> None:
     from convprop.bench.suite import add_arguments
 
@@ -327,6 +339,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "check": Command(
         cmd_check, "diagnose your own F and G for a convolution layer", _check_arguments
+    ),
+    "grade": Command(
+        cmd_grade, "grade a folder of submissions: gradebook and feedback", _grade_arguments
     ),
     "bench": Command(
         cmd_bench,

@@ -20,6 +20,12 @@ structured results (:func:`unpack`, :func:`pack`): an argument is ``{"a": i}`` (
 object an earlier call returned and this process kept (a cs231n ``cache``, a ``config``). A
 result named ``any`` that is not an array stays here as such a handle: it never crosses.
 
+A Jupyter notebook (``.ipynb``, read as JSON) is loaded from its code cells in order, each
+compiled under the name ``PATH:cell N`` (N counts every cell from 1) so that tracebacks name the
+cell; IPython lines (``%magic``, ``!shell``) are left out and a ``%%`` cell magic drops its
+cell. A cell that raises stops the loading there: the functions defined before it are served,
+and the reply to the import says which cell raised (its ``note``).
+
 The conversion of what a user function returns (:func:`convert`) and the one-line description
 of an exception (:func:`describe_exception`) are shared with the in-process path.
 """
@@ -29,11 +35,13 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import linecache
 import os
 import struct
 import sys
 import time
 import traceback
+import types
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -41,6 +49,7 @@ import numpy as np
 HEAD = 2000  # characters of printed output kept per call
 MAX_HEADER = 1 << 20  # bytes; a longer header is a broken or hostile child
 MODULE_NAME = "_convprop_submission"
+CELL_ERRORS: list[str] = []  # a notebook's cell that raised while loading
 
 
 # ------------------------------------------------------------------ framing
@@ -115,14 +124,26 @@ def describe_exception(error: BaseException, path: str | None = None) -> str:
         return f"called sys.exit({error.code!r})"
     text = traceback.format_exception_only(type(error), error)[-1].strip()
     if isinstance(error, SyntaxError) and error.lineno:
-        return f"{text} (line {error.lineno})"
+        cell = (
+            str(error.filename).rpartition(":")[2] + ", "
+            if ":cell " in str(error.filename)
+            else ""
+        )
+        return f"{text} ({cell}line {error.lineno})"
     frames = traceback.extract_tb(error.__traceback__)
     if path is not None:  # the deepest frame in the user's own file, if any
-        frames = [f for f in frames if os.path.abspath(f.filename) == os.path.abspath(path)]
+        frames = [f for f in frames if _own(f.filename, path)]
     if not frames:
         return text
     where = f"{os.path.basename(path)} " if path is not None else ""
-    return f"{text} ({where}line {frames[-1].lineno} in {frames[-1].name})"
+    cell = frames[-1].filename.rpartition(":")[2] + ", " if ":cell " in frames[-1].filename else ""
+    return f"{text} ({where}{cell}line {frames[-1].lineno} in {frames[-1].name})"
+
+
+def _own(filename: str, path: str) -> bool:
+    """Is ``filename`` the user's file, or one of its notebook cells (``PATH:cell N``)?"""
+    mine = os.path.abspath(path)
+    return os.path.abspath(filename) == mine or filename.startswith(mine + ":cell ")
 
 
 def convert(value: Any, pair: bool, max_size: int) -> tuple[tuple[np.ndarray, ...] | None, str]:
@@ -233,12 +254,55 @@ def pack(
 def _load(path: str) -> Any:
     sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    if path.endswith(".ipynb"):
+        return _load_notebook(path)
     spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path} as a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[MODULE_NAME] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def notebook_cells(path: str) -> list[tuple[int, str]]:
+    """A notebook's code cells as ``(N, source)``, N counted over every cell from 1, with
+    IPython's ``%`` and ``!`` lines blanked (line numbers kept) and ``%%`` cells left out."""
+    with open(path, encoding="utf-8") as f:
+        notebook = json.load(f)
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("not a Jupyter notebook (nbformat 4): no list of cells")
+    code = []
+    for n, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        lines = ("".join(source) if isinstance(source, list) else str(source)).splitlines()
+        if lines and lines[0].lstrip().startswith("%%"):
+            continue
+        kept = ["" if line.lstrip().startswith(("%", "!")) else line for line in lines]
+        code.append((n, "\n".join(kept) + "\n"))
+    return code
+
+
+def _load_notebook(path: str) -> Any:
+    module = types.ModuleType(MODULE_NAME)
+    module.__file__ = path
+    module.__dict__["__name__"] = "__main__"  # as in Jupyter
+    sys.modules[MODULE_NAME] = module
+    mine = os.path.abspath(path)
+    for n, source in notebook_cells(path):
+        name = f"{mine}:cell {n}"
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+        try:
+            exec(compile(source, name, "exec"), module.__dict__)
+        except (Exception, SystemExit) as error:
+            CELL_ERRORS.append(
+                f"cell {n} failed: {describe_exception(error, path)}; the cells after it were "
+                "not run"
+            )
+            break
     return module
 
 
@@ -250,6 +314,7 @@ def main(path: str) -> None:
     os.dup2(2, 1)
     sys.stdin = open(os.devnull)  # lives as long as the process
     captured = Bounded()
+    owner = os.getpid()  # a process the submission forked must not speak the protocol
 
     def run(fn: Any, *args: Any, **kwargs: Any) -> tuple[str, Any, str]:
         sys.stdout = sys.stderr = captured
@@ -261,6 +326,8 @@ def main(path: str) -> None:
             return "raises", None, describe_exception(error, path)
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+            if os.getpid() != owner:
+                os._exit(0)
 
     start = time.perf_counter()
     status, module, message = run(_load, path)
@@ -271,6 +338,7 @@ def main(path: str) -> None:
         {
             "status": status,
             "message": message,
+            "note": "; ".join(CELL_ERRORS),
             "names": names,
             "printed": printed,
             "head": head,

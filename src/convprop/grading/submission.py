@@ -8,8 +8,11 @@ time, each with a time limit. Whatever the file does (raises, loops forever, cal
 is killed with its whole process group, and the next call starts a fresh one. Arrays cross the
 boundary as ``.npy`` bytes, never pickles.
 
-This is isolation from mistakes, not a sandbox: the child runs with the caller's permissions and
-can read and write files and use the network. Run untrusted files inside a container or VM.
+With ``sandbox="off"`` (the default) this is isolation from mistakes, not a sandbox: the child
+runs with the caller's permissions and can read and write files and use the network. With
+``sandbox="on"`` or ``"auto"`` (or a :class:`~convprop.grading.sandbox.Sandbox`) the child runs
+under bubblewrap, with no network, no file but its own, and memory, CPU and process limits
+(:mod:`convprop.grading.sandbox`).
 
 :meth:`Submission.invoke` is the general call: arguments may be dicts and tuples, and a
 returned object that is not an array (a cs231n ``cache``) stays in the child as a
@@ -32,12 +35,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from convprop.grading import sandbox as sandboxing
 from convprop.grading._worker import (
     Bounded,
     convert,
@@ -119,7 +123,10 @@ class Submission:
     or ``"crashed"`` if it did not import); :attr:`names` then lists its callables.
     :meth:`call` runs one function. ``timeout`` bounds each call; the import gets
     ``import_timeout`` (default ``max(timeout, 10)`` seconds: starting Python and NumPy takes a
-    moment).
+    moment). ``sandbox``: ``"off"``, ``"auto"``, ``"on"`` or a made
+    :class:`~convprop.grading.sandbox.Sandbox`; ``memory`` (bytes) bounds a sandboxed child's
+    address space. :attr:`sandbox_note` says why ``"auto"`` found no sandbox; ``"on"`` raises
+    :class:`~convprop.grading.sandbox.SandboxUnavailable` where none can be made.
     """
 
     def __init__(
@@ -128,7 +135,15 @@ class Submission:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         import_timeout: float | None = None,
+        sandbox: str | sandboxing.Sandbox | None = "off",
+        memory: int | None = None,
     ) -> None:
+        self.sandbox_note = ""
+        if isinstance(sandbox, str):
+            sandbox, self.sandbox_note = sandboxing.make(sandbox, memory=memory)
+        elif sandbox is not None and memory is not None:
+            sandbox = replace(sandbox, memory=memory)
+        self.sandbox: sandboxing.Sandbox | None = sandbox
         self.path = Path(path).resolve()
         self.timeout = float(timeout)
         self.import_timeout = max(self.timeout, 10.0) if import_timeout is None else import_timeout
@@ -247,15 +262,24 @@ class Submission:
 
     def _start(self) -> Outcome:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        self._proc = subprocess.Popen(
-            [sys.executable, str(WORKER), str(self.path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=self._cwd,
-            env=env,
-            start_new_session=os.name == "posix",
-        )
+        argv, fds = [sys.executable, str(WORKER), str(self.path)], ()
+        if self.sandbox is not None:
+            argv, fd = self.sandbox.command(WORKER, self.path)
+            fds = (fd,)
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self._cwd,
+                env=env,
+                start_new_session=os.name == "posix",
+                pass_fds=fds,
+            )
+        finally:
+            for fd in fds:
+                os.close(fd)
         self._replies = queue.Queue()
         self._generation += 1
         threading.Thread(
@@ -289,10 +313,12 @@ class Submission:
             except subprocess.TimeoutExpired:
                 code = None
             self._kill()
+            if self.sandbox is not None and sandboxing.exit_signal(code):
+                code = -sandboxing.exit_signal(code)  # bwrap's 128 + signal
             tail = self.stray_output[1].strip().splitlines()[-1:]
             last = f"; its last output: {tail[0][:200]!r}" if tail else ""
             if code is None or code < 0:
-                how = f"killed the process (signal {-code})" if code else "stopped answering"
+                how = f"killed the process ({_signal(-code)})" if code else "stopped answering"
                 return Outcome(None, "crashed", how + last)
             return Outcome(None, "exits", f"ended the process with status {code} (os._exit?)")
         header, arrays = message
@@ -326,3 +352,13 @@ class Submission:
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 stream.close()
+
+
+def _signal(number: int) -> str:
+    """``signal 9 (SIGKILL)``; SIGXCPU is the sandbox's CPU-time limit."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+    limit = ": the CPU-time limit" if name == "SIGXCPU" else ""
+    return f"signal {number}, {name}{limit}"
