@@ -5,6 +5,7 @@
                            [--kind K] [--stride S] [--padding P] [--dilation D] [--bias]
                            [--input-shape SHAPE] [--kernel-shape SHAPE] [...shapes]
                            [--seed N] [--timeout S] [--json]
+                           [--sandbox auto|on|off] [--memory 2G]
     convprop check --batch DIR [--csv FILE] [--json] [same options]
 
 The seed's conv layer in its own geometry (the default: ``--layer conv2d --convention seed``,
@@ -29,6 +30,7 @@ import json
 import sys
 from pathlib import Path
 
+from convprop.grading import sandbox
 from convprop.grading.diagnose import check_file, check_shapes
 from convprop.grading.findings import Report
 from convprop.grading.layer_check import LayerReport, check_layer
@@ -117,6 +119,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="print the findings as a JSON list (for graders)"
     )
     parser.add_argument(
+        "--sandbox",
+        choices=sandbox.MODES,
+        default="auto",
+        help="run the file under bubblewrap: auto (when it can), on (or refuse), off",
+    )
+    parser.add_argument(
+        "--memory",
+        default="2G",
+        metavar="SIZE",
+        help="address-space limit of the sandboxed file (2G)",
+    )
+    parser.add_argument(
         "--batch", metavar="DIR", help="check every .py file in DIR: one CSV row per file"
     )
     parser.add_argument(
@@ -133,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         if not Path(args.file).is_file():
             raise ValueError(f"no such file: {args.file}")
         report = check(args.file)
-    except ValueError as error:
+    except (ValueError, sandbox.SandboxUnavailable) as error:
         print(f"convprop check: error: {error}", file=sys.stderr)
         return 2
     print(report.to_json() if args.json else report)
@@ -150,11 +164,16 @@ def _checker(args: argparse.Namespace):
         raise ValueError("give --backward, or --delta and --gw, not both")
     if args.timeout is not None and not args.timeout > 0:
         raise ValueError(f"--timeout must be positive, got {args.timeout:g}")
+    hide = () if args.batch is None else (str(Path(args.batch)),)
+    box, note = sandbox.make(args.sandbox, memory=sandbox.parse_size(args.memory), hide=hide)
+    if note:
+        print(f"convprop check: {note}", file=sys.stderr)
+    run_in = {"sandbox": box}
     geometry = (args.kind, args.stride, args.padding, args.dilation, args.bias)
     seed_conv = args.layer == "conv2d" and args.convention == "seed"
     if seed_conv and geometry in ((None,) * 5, ("convolution", None, None, None, None)):
         options = _seed_options(args)
-        return lambda path: check_file(path, **options)
+        return lambda path: check_file(path, **options, submission_options=run_in)
     if args.delta is not None or args.gw is not None:
         raise ValueError("--delta and --gw are for the seed's conv layer in its own geometry")
     from convprop.grading.layer_settings import settings_from_args
@@ -172,7 +191,9 @@ def _checker(args: argparse.Namespace):
         "seed": args.seed,
         "timeout": args.timeout,
     }
-    return lambda path: check_layer(path, args.layer, args.convention, settings, options)
+    return lambda path: check_layer(
+        path, args.layer, args.convention, settings, options, submission_options=run_in
+    )
 
 
 def _seed_options(args: argparse.Namespace) -> dict:
