@@ -21,6 +21,7 @@ from convprop.checkpoint import CheckpointError, load_checkpoint
 from convprop.config import OPTIMIZERS, SCHEDULES, TrainConfig, resume_config
 from convprop.data import DATASETS, DatasetNotFoundError, IdxError, load_dataset
 from convprop.interrupt import Interrupted
+from convprop.model_file import ModelFileError, is_model_file
 from convprop.models import MODELS
 from convprop.nn.init import INITIALISERS
 from convprop.optim.sgd import FORMS
@@ -32,6 +33,7 @@ BAD_INPUT = (
     IdxError,
     CheckpointError,
     OutputExists,
+    ModelFileError,
     FileNotFoundError,
     NotADirectoryError,
     PermissionError,
@@ -60,7 +62,14 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     p.add_argument("--dataset", choices=list(DATASETS), help=f"data set ({d['dataset']})")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist, fashion-mnist)")
-    p.add_argument("--model", choices=sorted(MODELS), help=f"model (default {d['model']})")
+    p.add_argument(
+        "--model",
+        type=_model_name,
+        metavar="{" + ",".join(sorted(MODELS)) + "} or PATH.py:FUNCTION",
+        help=f"a built-in model, or a function in a file of yours ({d['model']})",
+    )
+    p.add_argument("--width", type=int, help=f"resnet: channels of stage 1 ({d['width']})")
+    p.add_argument("--depth", type=int, help=f"resnet: 6n+2 layers ({d['depth']})")
     p.add_argument("--epochs", type=int, help=f"passes over the training set ({d['epochs']})")
     p.add_argument("--batch-size", type=int, help=f"examples per step ({d['batch_size']})")
     p.add_argument("--lr", type=float, help=f"learning rate ({d['lr']})")
@@ -88,6 +97,21 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", choices=list(INITIALISERS), help=f"initialiser ({d['init']})")
     p.add_argument("--seed", type=int, help=f"weights and batch order ({d['seed']})")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
+    p.add_argument(
+        "--val-split", type=float, help="hold out this fraction of the training set (0)"
+    )
+    p.add_argument(
+        "--patience", type=int, help="stop after N epochs without a lower validation loss"
+    )
+
+
+def _model_name(value: str) -> str:
+    """``--model``: a name of MODELS or ``PATH.py:FUNCTION`` (checked by TrainConfig)."""
+    if value in MODELS or is_model_file(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"unknown model {value!r}; choose one of {', '.join(MODELS)}, or PATH.py:FUNCTION"
+    )
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,8 +139,11 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
     given = {**(defaults or {}), **_given(args)}
     with validating():
         if args.resume:
-            config = resume_config(load_checkpoint(args.resume).config, given)
+            saved = load_checkpoint(args.resume)
+            config = resume_config(saved.config, given)
             out = Path(args.out) if args.out else Path(args.resume).parent
+            if comm.rank == 0:
+                _note_model_file(saved.config, saved.extra)
         else:
             config = TrainConfig(**given)
             out = Path(args.out or "runs/train")
@@ -148,6 +175,8 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             title=f"{config.model} on {config.dataset}",
             label_smoothing=config.label_smoothing,
         )
+        if "checkpoint" in summary:  # --patience: the best epoch's model is kept
+            print(f"{summary['checkpoint']}; its test accuracy is the one below")
         print(
             f"test accuracy {100 * summary['test_accuracy']:.2f}% after {summary['epochs']} "
             f"epochs ({summary['train_seconds']:.1f} s, "
@@ -155,6 +184,17 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             f"(metrics.csv, summary.json, model.npz{', curves.png' if curves else ''})"
         )
     return 0
+
+
+def _note_model_file(config: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Say that rebuilding a checkpoint's model from its model file runs that file's code."""
+    record = extra.get("model_file")
+    if is_model_file(str(config.get("model", ""))) and record:
+        print(
+            f"note: rebuilding the model runs the code of the model file {record['path']} "
+            f"({record['function']}; its SHA-256 is checked against the checkpoint's)",
+            file=sys.stderr,
+        )
 
 
 # The demo's recipe, chosen on six seeds: mean test accuracy 98.0%, lowest 97.8% (see README).
@@ -194,8 +234,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split = load_dataset(
             args.dataset or ckpt.config["dataset"], args.data_dir or ckpt.config.get("data_dir")
         )
+        _note_model_file(ckpt.config, ckpt.extra)
         model_from_checkpoint(ckpt, split)  # fails here, named, if the shapes do not fit
-    report(ckpt, split, Path(args.checkpoint), Path(args.out) if args.out else None)
+    report(
+        ckpt,
+        split,
+        Path(args.checkpoint),
+        Path(args.out) if args.out else None,
+        as_json=args.json,
+    )
     return 0
 
 
@@ -246,7 +293,10 @@ def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a model.npz written by convprop train")
     p.add_argument("--dataset", choices=list(DATASETS), help="default: the run's data set")
     p.add_argument("--data-dir", help="folder with the IDX files")
-    p.add_argument("--out", help="folder for confusion.png (default: beside it)")
+    p.add_argument(
+        "--out", help="folder for evaluation.json and confusion.png (default: beside it)"
+    )
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def _exam_arguments(p: argparse.ArgumentParser) -> None:

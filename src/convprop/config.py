@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from convprop import optim
-from convprop.models import MODELS
+from convprop.model_file import is_model_file, parse_spec
+from convprop.models import CUSTOM, MODELS
 from convprop.nn.init import INITIALISERS
+from convprop.resnet import blocks_per_stage
 from convprop.tensor import Tensor
 
 
@@ -27,7 +29,9 @@ class TrainConfig:
 
     dataset: str = "digits"  # digits | mnist | fashion-mnist
     data_dir: str | None = None  # folder with the IDX files (mnist, fashion-mnist)
-    model: str = "cnn"  # mlp | cnn | lenet5
+    model: str = "cnn"  # mlp | cnn | lenet5 | resnet | PATH.py:FUNCTION (a model file)
+    width: int = 16  # resnet: channels of the first stage (then 2x, 4x)
+    depth: int = 20  # resnet: 6n+2 layers, n blocks per stage (20: ResNet-20, 8: n = 1)
     epochs: int = 10  # full passes over the training set
     batch_size: int = 64  # K_b, examples per mini-batch
     lr: float = 0.05  # step size alpha
@@ -43,11 +47,22 @@ class TrainConfig:
     init: str = "torch"  # weight initialiser: torch (PyTorch's default) | he | xavier
     seed: int = 0  # fixes initial weights and the order of every epoch
     checkpoint_every: int = 0  # also checkpoint every N steps (0: at epoch ends only)
+    val_split: float = 0.0  # fraction of the training set held out for validation (seeded)
+    patience: int = 0  # stop after N epochs without a lower validation loss (0: never)
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field and how to fix it."""
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if is_model_file(self.model):
+            parse_spec(self.model)  # one line when malformed; the file is read by prepare()
+        elif self.model not in (*MODELS, CUSTOM):
+            raise ValueError(
+                f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}, or a model "
+                f"file, PATH.py:FUNCTION"
+            )
+        if self.model == "resnet":
+            blocks_per_stage(self.depth)
+        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
+            raise ValueError(f"--width must be a positive integer, got {self.width!r}")
         if self.init not in INITIALISERS:
             raise ValueError(
                 f"unknown initialiser {self.init!r}; choose one of {', '.join(INITIALISERS)}"
@@ -78,6 +93,16 @@ class TrainConfig:
             raise ValueError("--nesterov needs --momentum > 0")
         if self.checkpoint_every < 0:
             raise ValueError("--checkpoint-every must be >= 0")
+        if not (math.isfinite(self.val_split) and 0 <= self.val_split < 1):
+            raise ValueError(f"--val-split must lie in [0, 1), got {self.val_split}")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int):
+            raise ValueError(f"--patience must be an integer, got {self.patience!r}")
+        if self.patience < 0:
+            raise ValueError(f"--patience must be >= 0, got {self.patience}")
+        if self.patience and not self.val_split:
+            raise ValueError(
+                "--patience stops on the validation loss: give --val-split FRACTION too"
+            )
 
 
 def _sgd(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
@@ -140,18 +165,21 @@ def make_schedule(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRSc
     return SCHEDULES[config.schedule](config, optimizer)
 
 
+RESUMABLE_CHANGES = ("epochs", "data_dir", "patience")  # what a resumed run may change
+
+
 def resume_config(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
-    """The configuration of a resumed run: the saved one, with ``epochs`` (to train longer)
-    or ``data_dir`` (data moved) replaced; changing anything else is an error."""
+    """The configuration of a resumed run: the saved one, with ``epochs`` (to train longer),
+    ``data_dir`` (data moved) or ``patience`` replaced; changing anything else is an error."""
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     base = {k: v for k, v in saved.items() if k in fields}
     changed = sorted(
-        k for k, v in overrides.items() if k not in ("epochs", "data_dir") and base.get(k) != v
+        k for k, v in overrides.items() if k not in RESUMABLE_CHANGES and base.get(k) != v
     )
     if changed:
         raise ValueError(
             f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)}"
-            f" when resuming; only --epochs and --data-dir may differ"
+            f" when resuming; only --epochs, --data-dir and --patience may differ"
         )
     return TrainConfig(**{**base, **overrides})
 
