@@ -228,3 +228,28 @@ def test_a_module_built_in_python_names_the_way_to_rebuild_it(tmp_path, capsys):
     with pytest.raises(TypeError, match="takes a convprop nn.Module"):
         train(config, tmp_path / "x", split=split, model="resnet", progress=False)
     assert isinstance(net, Module)
+
+
+def test_an_exception_in_the_models_forward_names_the_users_line(tmp_path, capsys):
+    path = _write(
+        tmp_path,
+        "forward.py",
+        """\
+        from convprop import nn
+
+
+        class Net(nn.Module):
+            def __init__(self, rng):
+                self.fc = nn.Linear(64, 10, rng=rng)
+
+            def forward(self, z):
+                return self.fc(z)  # forgot to flatten
+
+
+        def build(rng):
+            return Net(rng)
+        """,
+    )
+    assert _train(tmp_path, f"{path}:build") == 1
+    err = _one_line(capsys)
+    assert err.startswith(f"convprop train: error: {path}, line 9: ValueError:"), err

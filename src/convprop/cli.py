@@ -21,7 +21,7 @@ from convprop.checkpoint import CheckpointError, load_checkpoint
 from convprop.config import OPTIMIZERS, SCHEDULES, TrainConfig, resume_config
 from convprop.data import DATASETS, DatasetNotFoundError, IdxError, load_dataset
 from convprop.interrupt import Interrupted
-from convprop.model_file import ModelFileError, is_model_file
+from convprop.model_file import ModelFileError, is_model_file, locate
 from convprop.models import MODELS
 from convprop.nn.init import INITIALISERS
 from convprop.optim.sgd import FORMS
@@ -412,7 +412,9 @@ def _fail(args: argparse.Namespace, error: BaseException, code: int) -> int:
             f"convprop {args.command}: {comm.failure_message(error)}", file=sys.stderr, flush=True
         )
         comm.abort(code)
-    print(f"convprop {args.command}: error: {error}", file=sys.stderr)
+    where = locate(error) if code == 1 else None  # raised by the code of a model file
+    message = f"{where}: {type(error).__name__}: {error}" if where else str(error)
+    print(f"convprop {args.command}: error: {message}", file=sys.stderr)
     return code
 
 

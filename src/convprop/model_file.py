@@ -31,6 +31,7 @@ import numpy as np
 from convprop.nn import Module
 
 KEYWORDS = ("in_channels", "num_classes", "image_size", "rng")
+LOADED: set[str] = set()  # the model files run in this process, for :func:`locate`
 
 
 class ModelFileError(ValueError):
@@ -86,6 +87,16 @@ def user_frame(error: BaseException, path: str | Path) -> str:
     return f"{where}, line {line}" if line is not None else where
 
 
+def locate(error: BaseException) -> str | None:
+    """``"FILE, line N"`` of the last traceback frame of ``error`` in a model file this process
+    ran (an exception in the model's ``forward``, say); None when no frame is in one."""
+    found = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename in LOADED:
+            found = f"{frame.filename}, line {frame.lineno}"
+    return found
+
+
 def _fail(error: BaseException, path: Path, doing: str) -> ModelFileError:
     message = error.msg if isinstance(error, SyntaxError) else str(error)
     return ModelFileError(
@@ -113,6 +124,7 @@ def load_builder(
             f"{digest[:12]}... now, {expected_sha256[:12]}... then); restore that version "
             f"to rebuild the model, or train anew"
         )
+    LOADED.add(str(path))
     module = types.ModuleType(f"convprop_model_file_{digest[:16]}")
     module.__file__ = str(path)
     sys.path.insert(0, str(path.parent))  # the file may import its neighbours
