@@ -51,7 +51,8 @@ def test_early_stopping_reads_the_history():
         ({"patience": -1}, "--patience must be >= 0"),
         ({"patience": 2}, "give --val-split FRACTION too"),
         ({"model": "resnet", "depth": 10}, r"--depth must be 6n\+2"),
-        ({"width": 0}, "--width must be a positive integer"),
+        ({"model": "resnet", "width": 0}, "--width must be a positive integer"),
+        ({"model": "cnn", "depth": 8}, "--width and --depth shape the resnet model, not 'cnn'"),
     ],
 )
 def test_bad_validation_and_resnet_settings_are_named(changes, message):

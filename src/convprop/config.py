@@ -61,6 +61,8 @@ class TrainConfig:
             )
         if self.model == "resnet":
             blocks_per_stage(self.depth)
+        elif (self.width, self.depth) != (16, 20):
+            raise ValueError(f"--width and --depth shape the resnet model, not {self.model!r}")
         if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
             raise ValueError(f"--width must be a positive integer, got {self.width!r}")
         if self.init not in INITIALISERS:
