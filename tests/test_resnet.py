@@ -86,3 +86,20 @@ def test_resnet_equals_pytorch_in_float64_with_gradients(shape, depth, width):
     np.testing.assert_allclose(
         ours(Tensor(x, dtype=np.float64)).data, expected, rtol=1e-10, atol=1e-12
     )
+
+
+def test_train_and_evaluate_a_resnet_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from convprop.cli import main
+
+    out = tmp_path / "run"
+    flags = ["--width", "4", "--depth", "14", "--epochs", "1", "--batch-size", "64"]
+    assert main(["train", "--model", "resnet", *flags, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["width"] == 4 and summary["config"]["depth"] == 14
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == summary["test_accuracy"]
+    assert main(["train", "--resume", str(out / "model.npz"), "--width", "8"]) == 2
+    assert "cannot change --width when resuming" in capsys.readouterr().err
