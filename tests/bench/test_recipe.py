@@ -1,6 +1,6 @@
 """The ResNet recipe row on a subset: both sides run end to end and compute the same thing.
 
-The full recipe (10 epochs x 60,000 images, about 30 minutes a side on 2 cores) is run by
+The full recipe (15 epochs x 60,000 images, about 30 minutes for convprop on 2 cores) is run by
 ``convprop bench --only recipe``; here 2 batches of 128 images and 300 test images.
 """
 
