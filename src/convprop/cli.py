@@ -235,13 +235,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             args.dataset or ckpt.config["dataset"], args.data_dir or ckpt.config.get("data_dir")
         )
         _note_model_file(ckpt.config, ckpt.extra)
-        model_from_checkpoint(ckpt, split)  # fails here, named, if the shapes do not fit
+        model = model_from_checkpoint(ckpt, split)  # fails here, named, if shapes differ
     report(
         ckpt,
         split,
         Path(args.checkpoint),
         Path(args.out) if args.out else None,
         as_json=args.json,
+        model=model,
     )
     return 0
 

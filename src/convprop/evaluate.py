@@ -107,11 +107,12 @@ def report(
     out: Path | None,
     *,
     as_json: bool = False,
+    model: Module | None = None,
 ) -> dict:
     """Print accuracy, the confusion matrix and per-class scores (or, ``as_json``, their
     JSON); write ``evaluation.json`` and ``confusion.png`` beside the checkpoint (or in
-    ``out``)."""
-    model = model_from_checkpoint(ckpt, split)
+    ``out``). ``model``: the checkpoint's, already rebuilt (else rebuilt here)."""
+    model = model if model is not None else model_from_checkpoint(ckpt, split)
     loss, accuracy, predicted = evaluate(model, split.test.images, split.test.labels)
     matrix = confusion_matrix(split.test.labels, predicted, split.num_classes)
     scores = per_class(matrix)
