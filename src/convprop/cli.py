@@ -22,6 +22,7 @@ from convprop.config import OPTIMIZERS, SCHEDULES, TrainConfig, resume_config
 from convprop.data import DATASETS, DatasetNotFoundError, IdxError, load_dataset
 from convprop.data.folder import parse_image_size
 from convprop.interrupt import Interrupted
+from convprop.model_file import ModelFileError, is_model_file, locate
 from convprop.models import MODELS
 from convprop.nn.init import INITIALISERS
 from convprop.optim.sgd import FORMS
@@ -33,6 +34,7 @@ BAD_INPUT = (
     IdxError,
     CheckpointError,
     OutputExists,
+    ModelFileError,
     FileNotFoundError,
     NotADirectoryError,
     PermissionError,
@@ -81,7 +83,14 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="standardise each channel by the training set's mean and std (folder, npz)",
     )
-    p.add_argument("--model", choices=sorted(MODELS), help=f"model (default {d['model']})")
+    p.add_argument(
+        "--model",
+        type=_model_name,
+        metavar="{" + ",".join(sorted(MODELS)) + "} or PATH.py:FUNCTION",
+        help=f"a built-in model, or a function in a file of yours ({d['model']})",
+    )
+    p.add_argument("--width", type=int, help=f"resnet: channels of stage 1 ({d['width']})")
+    p.add_argument("--depth", type=int, help=f"resnet: 6n+2 layers ({d['depth']})")
     p.add_argument("--epochs", type=int, help=f"passes over the training set ({d['epochs']})")
     p.add_argument("--batch-size", type=int, help=f"examples per step ({d['batch_size']})")
     p.add_argument("--lr", type=float, help=f"learning rate ({d['lr']})")
@@ -109,6 +118,21 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", choices=list(INITIALISERS), help=f"initialiser ({d['init']})")
     p.add_argument("--seed", type=int, help=f"weights and batch order ({d['seed']})")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
+    p.add_argument(
+        "--val-split", type=float, help="hold out this fraction of the training set (0)"
+    )
+    p.add_argument(
+        "--patience", type=int, help="stop after N epochs without a lower validation loss"
+    )
+
+
+def _model_name(value: str) -> str:
+    """``--model``: a name of MODELS or ``PATH.py:FUNCTION`` (checked by TrainConfig)."""
+    if value in MODELS or is_model_file(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"unknown model {value!r}; choose one of {', '.join(MODELS)}, or PATH.py:FUNCTION"
+    )
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,8 +160,11 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
     given = {**(defaults or {}), **_given(args)}
     with validating():
         if args.resume:
-            config = resume_config(load_checkpoint(args.resume).config, given)
+            saved = load_checkpoint(args.resume)
+            config = resume_config(saved.config, given)
             out = Path(args.out) if args.out else Path(args.resume).parent
+            if comm.rank == 0:
+                _note_model_file(saved.config, saved.extra)
         else:
             config = TrainConfig(**given)
             out = Path(args.out or "runs/train")
@@ -169,6 +196,8 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             title=f"{config.model} on {config.dataset}",
             label_smoothing=config.label_smoothing,
         )
+        if "checkpoint" in summary:  # --patience: the best epoch's model is kept
+            print(f"{summary['checkpoint']}; its test accuracy is the one below")
         print(
             f"test accuracy {100 * summary['test_accuracy']:.2f}% after {summary['epochs']} "
             f"epochs ({summary['train_seconds']:.1f} s, "
@@ -176,6 +205,17 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             f"(metrics.csv, summary.json, model.npz{', curves.png' if curves else ''})"
         )
     return 0
+
+
+def _note_model_file(config: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Say that rebuilding a checkpoint's model from its model file runs that file's code."""
+    record = extra.get("model_file")
+    if is_model_file(str(config.get("model", ""))) and record:
+        print(
+            f"note: rebuilding the model runs the code of the model file {record['path']} "
+            f"({record['function']}; its SHA-256 is checked against the checkpoint's)",
+            file=sys.stderr,
+        )
 
 
 # The demo's recipe, chosen on six seeds: mean test accuracy 98.0%, lowest 97.8% (see README).
@@ -219,8 +259,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             image_size=ckpt.config.get("image_size"),
             normalize=stored or False,  # the training set's mean and std, from the checkpoint
         )
-        model_from_checkpoint(ckpt, split)  # fails here, named, if the shapes do not fit
-    report(ckpt, split, Path(args.checkpoint), Path(args.out) if args.out else None)
+        _note_model_file(ckpt.config, ckpt.extra)
+        model = model_from_checkpoint(ckpt, split)  # fails here, named, if shapes differ
+    report(
+        ckpt,
+        split,
+        Path(args.checkpoint),
+        Path(args.out) if args.out else None,
+        as_json=args.json,
+        model=model,
+    )
     return 0
 
 
@@ -277,7 +325,10 @@ def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a model.npz written by convprop train")
     p.add_argument("--dataset", choices=list(DATASETS), help="default: the run's data set")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
-    p.add_argument("--out", help="folder for confusion.png (default: beside it)")
+    p.add_argument(
+        "--out", help="folder for evaluation.json and confusion.png (default: beside it)"
+    )
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def _exam_arguments(p: argparse.ArgumentParser) -> None:
@@ -402,7 +453,9 @@ def _fail(args: argparse.Namespace, error: BaseException, code: int) -> int:
             f"convprop {args.command}: {comm.failure_message(error)}", file=sys.stderr, flush=True
         )
         comm.abort(code)
-    print(f"convprop {args.command}: error: {error}", file=sys.stderr)
+    where = locate(error) if code == 1 else None  # raised by the code of a model file
+    message = f"{where}: {type(error).__name__}: {error}" if where else str(error)
+    print(f"convprop {args.command}: error: {message}", file=sys.stderr)
     return code
 
 

@@ -18,8 +18,10 @@ from typing import Any
 from convprop import optim
 from convprop.data.registry import OWN_DATA
 from convprop.data.transforms import parse_augment
-from convprop.models import MODELS
+from convprop.model_file import is_model_file, parse_spec
+from convprop.models import CUSTOM, MODELS
 from convprop.nn.init import INITIALISERS
+from convprop.resnet import blocks_per_stage
 from convprop.tensor import Tensor
 
 
@@ -29,7 +31,9 @@ class TrainConfig:
 
     dataset: str = "digits"  # digits | mnist | fashion-mnist | folder | npz
     data_dir: str | None = None  # IDX files' folder; image folder (folder); .npz file (npz)
-    model: str = "cnn"  # mlp | cnn | lenet5
+    model: str = "cnn"  # mlp | cnn | lenet5 | resnet | PATH.py:FUNCTION (a model file)
+    width: int = 16  # resnet: channels of the first stage (then 2x, 4x)
+    depth: int = 20  # resnet: 6n+2 layers, n blocks per stage (20: ResNet-20, 8: n = 1)
     epochs: int = 10  # full passes over the training set
     batch_size: int = 64  # K_b, examples per mini-batch
     lr: float = 0.05  # step size alpha
@@ -48,11 +52,24 @@ class TrainConfig:
     image_size: list[int] | None = None  # [H, W] to resize every image of a folder to
     augment: str = ""  # per-batch augmentation, e.g. "crop=2,hflip" (convprop.data.transforms)
     normalize: bool = False  # standardise each channel by the training set's (folder, npz)
+    val_split: float = 0.0  # fraction of the training set held out for validation (seeded)
+    patience: int = 0  # stop after N epochs without a lower validation loss (0: never)
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field and how to fix it."""
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if is_model_file(self.model):
+            parse_spec(self.model)  # one line when malformed; the file is read by prepare()
+        elif self.model not in (*MODELS, CUSTOM):
+            raise ValueError(
+                f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}, or a model "
+                f"file, PATH.py:FUNCTION"
+            )
+        if self.model == "resnet":
+            blocks_per_stage(self.depth)
+        elif (self.width, self.depth) != (16, 20):
+            raise ValueError(f"--width and --depth shape the resnet model, not {self.model!r}")
+        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 1:
+            raise ValueError(f"--width must be a positive integer, got {self.width!r}")
         if self.init not in INITIALISERS:
             raise ValueError(
                 f"unknown initialiser {self.init!r}; choose one of {', '.join(INITIALISERS)}"
@@ -90,6 +107,16 @@ class TrainConfig:
             )
         if self.image_size is not None and self.dataset != "folder":
             raise ValueError(f"--image-size is for folder data, not {self.dataset}")
+        if not (math.isfinite(self.val_split) and 0 <= self.val_split < 1):
+            raise ValueError(f"--val-split must lie in [0, 1), got {self.val_split}")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int):
+            raise ValueError(f"--patience must be an integer, got {self.patience!r}")
+        if self.patience < 0:
+            raise ValueError(f"--patience must be >= 0, got {self.patience}")
+        if self.patience and not self.val_split:
+            raise ValueError(
+                "--patience stops on the validation loss: give --val-split FRACTION too"
+            )
 
 
 def _sgd(config: TrainConfig, params: list[Tensor]) -> optim.Optimizer:
@@ -152,18 +179,21 @@ def make_schedule(config: TrainConfig, optimizer: optim.Optimizer) -> optim.LRSc
     return SCHEDULES[config.schedule](config, optimizer)
 
 
+RESUMABLE_CHANGES = ("epochs", "data_dir", "patience")  # what a resumed run may change
+
+
 def resume_config(saved: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
-    """The configuration of a resumed run: the saved one, with ``epochs`` (to train longer)
-    or ``data_dir`` (data moved) replaced; changing anything else is an error."""
+    """The configuration of a resumed run: the saved one, with ``epochs`` (to train longer),
+    ``data_dir`` (data moved) or ``patience`` replaced; changing anything else is an error."""
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     base = {k: v for k, v in saved.items() if k in fields}
     changed = sorted(
-        k for k, v in overrides.items() if k not in ("epochs", "data_dir") and base.get(k) != v
+        k for k, v in overrides.items() if k not in RESUMABLE_CHANGES and base.get(k) != v
     )
     if changed:
         raise ValueError(
             f"cannot change {', '.join('--' + c.replace('_', '-') for c in changed)}"
-            f" when resuming; only --epochs and --data-dir may differ"
+            f" when resuming; only --epochs, --data-dir and --patience may differ"
         )
     return TrainConfig(**{**base, **overrides})
 

@@ -1,4 +1,6 @@
-"""The built-in models: ``mlp``, ``cnn`` (the seed's layer type) and ``lenet5``.
+"""The built-in models: ``mlp``, ``cnn`` (the seed's layer type), ``lenet5`` and ``resnet``
+(:mod:`convprop.resnet`); and :func:`model_for`, the model of a run's configuration, a built-in
+or a model file of the user's (:mod:`convprop.model_file`).
 
 Each builder takes the input shape ``(C, H, W)``, the number of classes and an explicit
 ``numpy.random.Generator``, and returns an ``nn.Sequential`` that maps ``(N, C, H, W)``
@@ -13,11 +15,14 @@ PyTorch's LeNet-5 is conv-relu-pool: the same function. ``nn.Sequential`` never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from convprop import nn
+from convprop.model_file import ModelFile, build_from_file, is_model_file
+from convprop.resnet import resnet
 
 Shape = tuple[int, int, int]
 
@@ -98,7 +103,13 @@ def lenet5(
     )
 
 
-MODELS: dict[str, Callable[..., nn.Sequential]] = {"mlp": mlp, "cnn": cnn, "lenet5": lenet5}
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "lenet5": lenet5,
+    "resnet": resnet,  # --width, --depth
+}
+CUSTOM = "custom"  # a module built in Python and given to prepare(model=...)
 
 
 def build_model(
@@ -107,12 +118,55 @@ def build_model(
     num_classes: int,
     rng: np.random.Generator,
     init: str = "torch",
-) -> nn.Sequential:
+    *,
+    width: int = 16,
+    depth: int = 20,
+) -> nn.Module:
     """The model called ``name`` (one of :data:`MODELS`) for the given input and classes.
 
     ``init`` picks the weight initialiser of every layer: "torch" (PyTorch's default), "he"
-    or "xavier" (see :mod:`convprop.nn.init`).
+    or "xavier" (see :mod:`convprop.nn.init`). ``width`` and ``depth`` shape ``resnet`` (see
+    :func:`convprop.resnet.resnet`); the other models have fixed shapes.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](tuple(input_shape), num_classes, rng, init=init)
+    options: dict[str, Any] = {"width": width, "depth": depth} if name == "resnet" else {}
+    return MODELS[name](tuple(input_shape), num_classes, rng, init=init, **options)
+
+
+def model_for(
+    config: Mapping[str, Any],
+    input_shape: Shape,
+    num_classes: int,
+    rng: np.random.Generator,
+    recorded: Mapping[str, str] | None = None,
+) -> tuple[nn.Module, ModelFile | None]:
+    """The model of a run's configuration (``dataclasses.asdict(TrainConfig)`` or a
+    checkpoint's), and the record of its model file (None for a built-in).
+
+    ``recorded`` is a checkpoint's record of the model file (path, function, SHA-256): the
+    model is rebuilt from that path, and refused if the file changed since.
+    """
+    name = config["model"]
+    if name == CUSTOM:
+        raise ValueError(
+            "the model 'custom' was built in Python and given to prepare(model=...), so "
+            "convprop cannot rebuild it: put the function that builds it in a file and train "
+            "with --model FILE.py:FUNCTION (TrainConfig(model='FILE.py:FUNCTION')), or rebuild "
+            "it yourself and load the weights: net.load_state_dict(load_checkpoint(PATH).model)"
+        )
+    if is_model_file(name):
+        spec, expected = name, None
+        if recorded:
+            spec, expected = f"{recorded['path']}:{recorded['function']}", recorded["sha256"]
+        return build_from_file(spec, input_shape, num_classes, rng, expected_sha256=expected)
+    model = build_model(
+        name,
+        input_shape,
+        num_classes,
+        rng,
+        config.get("init", "torch"),
+        width=config.get("width", 16),
+        depth=config.get("depth", 20),
+    )
+    return model, None

@@ -110,9 +110,14 @@ class RunWriter:
 
     @staticmethod
     def epoch_line(row: dict[str, Any], epochs: int) -> str:
+        val = (
+            f"val loss {row['val_loss']:.4f} acc {100 * row['val_accuracy']:5.1f}%  "
+            if "val_loss" in row
+            else ""
+        )
         return (
             f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} "
-            f"acc {100 * row['train_accuracy']:5.1f}%  test loss {row['test_loss']:.4f} "
+            f"acc {100 * row['train_accuracy']:5.1f}%  {val}test loss {row['test_loss']:.4f} "
             f"acc {100 * row['test_accuracy']:5.1f}%  {row['seconds']:6.2f} s  "
             f"{row['examples_per_second']:>9,.0f} img/s"
         )

@@ -29,6 +29,7 @@ from convprop.ops import cross_entropy
 from convprop.report import ProgressBar, RunWriter
 from convprop.run import Run, Running, prepare
 from convprop.tensor import Tensor, no_grad
+from convprop.validation import best_epoch, improved, should_stop
 
 __all__ = [
     "Diverged",
@@ -143,13 +144,18 @@ def fit(
     NumPy's overflow/invalid warnings of the step whose loss or gradient stops being finite
     are dropped: :class:`Diverged`'s one-line message says what happened. Figures are the
     application's (``convprop train`` draws ``curves.png`` with :mod:`convprop.plots`).
+
+    With ``config.patience`` (and a validation set, ``config.val_split``) training stops once
+    that many epochs have not lowered the validation loss; ``model.npz`` then holds the epoch
+    of the lowest validation loss, ``last.npz`` the last one (resume from it), and the
+    summary's ``test_accuracy`` is the best epoch's.
     """
     if retain_memory:
         retain_freed_memory()
     config, comm = run.config, run.comm
     log = log if comm.rank == 0 else (lambda *a, **k: None)
     with StopFlag(enabled=handle_signals) as stop:
-        while run.epoch < config.epochs:
+        while run.epoch < config.epochs and not should_stop(run.history, config.patience):
             batches = run.loader.batch_indices(run.epoch)
             bar = ProgressBar(
                 f"epoch {run.epoch + 1}/{config.epochs}", len(batches), progress and comm.rank == 0
@@ -188,19 +194,48 @@ def fit(
             _end_epoch(run, log)
             if comm.any(stop.signal is not None):
                 raise Interrupted(run.save(), stop.signal or 0)
+    if should_stop(run.history, config.patience) and run.epoch < config.epochs:
+        best = best_epoch(run.history) or 0
+        log(
+            f"early stopping: no lower validation loss in {config.patience} epochs since epoch "
+            f"{best + 1} ({run.history[best]['val_loss']:.4f}); model.npz holds that epoch"
+        )
     if run.writer is None:
         return {}
     return run.writer.write_summary(
-        run.history, run.model.num_parameters(), processes=comm.size, **_timing_summary(run)
+        run.history,
+        run.model.num_parameters(),
+        processes=comm.size,
+        **_timing_summary(run),
+        **_validation_summary(run),
     )
+
+
+def _validation_summary(run: Run) -> dict[str, Any]:
+    """The best epoch by validation loss; with patience, what model.npz holds."""
+    best = best_epoch(run.history)
+    if best is None:
+        return {}
+    row = run.history[best]
+    out: dict[str, Any] = {"best_epoch": best + 1, "best_val_loss": row["val_loss"]}
+    if run.config.patience:
+        out.update(
+            test_accuracy=row["test_accuracy"],  # of model.npz, the epoch kept
+            test_loss=row["test_loss"],
+            last_epoch_test_accuracy=run.history[-1]["test_accuracy"],
+            stopped_early=len(run.history) < run.config.epochs,
+            checkpoint=f"model.npz holds epoch {best + 1}, the lowest validation loss; "
+            f"last.npz holds epoch {len(run.history)} (resume from it)",
+        )
+    return out
 
 
 def _last_good(run: Run) -> str:
     """Where the last good checkpoint is, for a divergence message."""
     if run.writer is None:
         return "The last good checkpoint is on rank 0."
-    path = run.writer.checkpoint_path
-    if path.exists():
+    path = run.latest_path
+    if path is not None and path.exists():
         return f"The last good checkpoint, {path}, is untouched."
     return "No checkpoint had been written yet."
 
@@ -217,10 +252,16 @@ def _end_epoch(run: Run, log: Any) -> None:
         "train_accuracy": done.correct / done.count,
         "test_loss": test_loss,
         "test_accuracy": test_acc,
-        "seconds": done.seconds,
-        "examples_per_second": done.per_second,
-        "lr": run.optimizer.param_groups[0]["lr"],
     }
+    if run.val is not None:
+        row["val_loss"], row["val_accuracy"], _ = evaluate(
+            run.model, run.val.images, run.val.labels, comm=run.comm
+        )
+    row.update(
+        seconds=done.seconds,
+        examples_per_second=done.per_second,
+        lr=run.optimizer.param_groups[0]["lr"],
+    )
     if run.comm.size > 1:
         steps = max(len(run.loader), 1)
         row["compute_s_per_step"] = run.timing.pop("compute", 0.0) / steps
@@ -233,6 +274,8 @@ def _end_epoch(run: Run, log: Any) -> None:
     if run.writer is not None:
         run.writer.write_metrics(run.history)
     run.save()
+    if run.config.patience and improved(run.history) and run.writer is not None:
+        run.save(run.writer.checkpoint_path)  # model.npz: the lowest validation loss so far
 
 
 def _timing_summary(run: Run) -> dict[str, float]:
@@ -256,10 +299,12 @@ def train(
     comm: Communicator | None = None,
     handle_signals: bool = False,
     retain_memory: bool = False,
+    model: Module | None = None,
 ) -> dict[str, Any]:
     """Prepare and fit a run (or resume one): the library's ``convprop train``, without its
-    figure. ``handle_signals`` and ``retain_memory`` are :func:`fit`'s (both off unless asked)."""
-    run = prepare(config, out, resume=resume, split=split, comm=comm)
+    figure. ``handle_signals`` and ``retain_memory`` are :func:`fit`'s (both off unless asked);
+    ``model`` is :func:`prepare`'s (a module built in Python)."""
+    run = prepare(config, out, resume=resume, split=split, comm=comm, model=model)
     if resume is not None:
         log(
             f"resuming {config.model} on {config.dataset} at epoch {run.epoch + 1}, step "

@@ -164,6 +164,7 @@ def run_suite(
         for w in workers.values():
             w.close()
     from convprop.bench.epoch import epoch_row, recipe_row
+    from convprop.bench.recipe import resnet_recipe_row
     from convprop.bench.throughput import distributed_row
 
     def unless_skipped(make):  # a row that may not run here: its reason is recorded
@@ -174,7 +175,8 @@ def run_suite(
             print(f"  skipped: {reason}")
             return None
 
-    for group, make in (("train", epoch_row), ("recipe", recipe_row)):
+    made = (("train", epoch_row), ("recipe", recipe_row), ("recipe", resnet_recipe_row))
+    for group, make in made:
         if group in groups and (row := unless_skipped(lambda m=make: m(quick=quick))):
             results.append(row)
             _print_row(row, peak)

@@ -51,3 +51,63 @@ def torch_accuracy(model: torch.nn.Module, images: np.ndarray, labels: np.ndarra
     with torch.no_grad():
         predicted = model(torch.tensor(images)).argmax(1).numpy()
     return float(np.mean(predicted == labels))
+
+
+class TorchBasicBlock(torch.nn.Module):
+    """:class:`convprop.resnet.BasicBlock` in PyTorch: the same layers under the same names."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(out_channels)
+        self.relu = torch.nn.ReLU()
+        self.conv2 = torch.nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(out_channels)
+        self.shortcut: torch.nn.Module = torch.nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = torch.nn.Sequential(
+                torch.nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                torch.nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.bn1(self.conv1(z)))
+        return self.relu(self.bn2(self.conv2(y)) + self.shortcut(z))
+
+
+class TorchResNet(torch.nn.Module):
+    """:class:`convprop.resnet.ResNet` in PyTorch (``from_torch``/``to_torch`` keys match)."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int, blocks: int) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(width)
+        self.relu = torch.nn.ReLU()
+        stages, c = [], width
+        for i, channels in enumerate((width, 2 * width, 4 * width)):
+            layers = []
+            for b in range(blocks):
+                layers.append(TorchBasicBlock(c, channels, 2 if i > 0 and b == 0 else 1))
+                c = channels
+            stages.append(torch.nn.Sequential(*layers))
+        self.layer1, self.layer2, self.layer3 = stages
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.flatten = torch.nn.Flatten()
+        self.fc = torch.nn.Linear(c, num_classes)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(z)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(self.flatten(self.pool(x)))
+
+
+def torch_resnet_twin(model: nn.Module) -> TorchResNet:
+    """A :class:`convprop.resnet.ResNet`'s twin in PyTorch, with its weights and buffers."""
+    from convprop.io import to_torch
+
+    blocks = len(model.layer1)
+    net = TorchResNet(
+        model.conv1.in_channels, model.fc.out_features, model.conv1.out_channels, blocks
+    )
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in to_torch(model).items()})
+    return net
