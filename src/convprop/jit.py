@@ -5,7 +5,7 @@ The compiled engines and kernels are plain Python functions written as the seed'
 ``numba.njit(cache=True)`` (machine code kept on disk beside the module, so later processes skip
 the compile) and falls back to nothing: without Numba, :func:`available` is False and the
 callers use their NumPy engines. Importing convprop never imports Numba; the first compiled call
-does.
+does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``).
 
 ``CONVPROP_NO_NUMBA=1`` in the environment makes :func:`available` False even where Numba is
 installed, so the NumPy path can be run and measured on the same machine.
@@ -58,6 +58,18 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
+
+
+def __getattr__(name: str) -> Any:
+    """``jit.prange``: Numba's parallel range inside a compiled function (resolved when it is
+    compiled, so importing this module imports no Numba), plain ``range`` without Numba."""
+    if name == "prange":
+        if available():
+            import numba
+
+            return numba.prange
+        return range
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def threads() -> int:
