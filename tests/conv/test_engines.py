@@ -15,19 +15,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convprop as cp
-from convprop import conv, ops
+from convprop import conv, jit, ops
 from convprop.conv import workspace
-from convprop.conv.engines import batch_last
+from convprop.conv.engines import batch_last, compiled_method, numpy_method
 from tests.conv.test_functions import (
     KINDS,
+    each,
     explicit_pads,
     numeric_gradient,
     refused,
+    torch_module,
     torch_reference,
 )
-
-torch = pytest.importorskip("torch")
-tF = torch.nn.functional
 
 ENGINES = list(conv.ENGINES)
 
@@ -45,7 +44,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("method", each(ENGINES))
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_special_layouts_match_torch(case, kind, method):
@@ -68,7 +67,7 @@ def test_special_layouts_match_torch(case, kind, method):
     np.testing.assert_allclose(g_w, gw, atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("method", each(ENGINES))
 def test_special_layouts_against_central_differences(method):
     r = np.random.default_rng(2)
     for zs, ws, pad in [((4, 2, 6, 5), (3, 2, 3, 2), 1), ((2, 1, 7, 6), (1, 1, 3, 3), 0)]:
@@ -164,6 +163,8 @@ OP_OPTIONS = [
 def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_bytes, monkeypatch):
     """ops.conv2d on a batch of small images: bias in F's GEMM, F's patch reused by G_gw,
     results handed on batch-last ((C, H, W, N) views), with padding, stride and dilation."""
+    torch = torch_module()
+    tF = torch.nn.functional
     monkeypatch.setattr(batch_last, "BATCH_BYTES", block_bytes)
     r = np.random.default_rng(4)
     z, w, b = (
@@ -188,6 +189,8 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_byte
 def test_op_kept_patch_taken_over_falls_back_to_z():
     """Two forwards of the same shape before one backward: the first's kept patch has been
     reused by the second, so its G_gw recomputes from z, and both gradients stay right."""
+    torch = torch_module()
+    tF = torch.nn.functional
     r = np.random.default_rng(5)
     w = cp.Tensor(r.standard_normal((4, 2, 3, 3)), requires_grad=True, dtype=np.float64)
     b = cp.Tensor(r.standard_normal(4), requires_grad=True, dtype=np.float64)
@@ -278,9 +281,31 @@ def test_workspace_clear_releases_it_and_the_engines_rebuild_it():
         ((3, 6, 14, 14), (16, 6, 5, 5), 0, "im2col"),  # fewer than 4 images
     ],
 )
-def test_auto_rule(zs, ws, padding, engine):
+def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
+    """Without Numba (or with CONVPROP_NO_NUMBA), "auto" is the NumPy rule."""
+    monkeypatch.setattr(jit, "available", lambda: False)
     for role in ("forward", "input", "weight"):
         assert conv.choose_method(zs, ws, padding=padding, role=role) == engine
+
+
+@pytest.mark.parametrize(
+    "zs, ws, padding, engine",
+    [
+        ((1, 1, 128, 128), (1, 1, 3, 3), 0, "numba_direct"),  # the bench's rows
+        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "numba_direct"),
+        ((64, 6, 14, 14), (16, 6, 5, 5), 0, None),
+        ((32, 64, 32, 32), (64, 64, 3, 3), 1, None),
+        ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
+        ((64, 16, 28, 28), (16, 16, 3, 3), 1, None),
+    ],
+)
+def test_compiled_rule(zs, ws, padding, engine):
+    """With Numba, "auto" takes the compiled engine measured faster, else the NumPy rule."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    g = conv.conv_geometry(zs, ws, padding=padding)
+    assert compiled_method(g) == engine
+    assert conv.choose_method(zs, ws, padding=padding) == (engine or numpy_method(g))
 
 
 # ------------------------------------------------------------------ layers
