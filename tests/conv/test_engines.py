@@ -7,7 +7,11 @@ differences and the dot-product identity, as ``test_functions.py`` checks the ge
 """
 
 import gc
+import os
+import subprocess
+import sys
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,3 +319,28 @@ def test_relu_gradient_is_zero_at_zero_and_nan():
     z = cp.Tensor(np.array([-1.0, 0.0, 2.0, np.nan]), requires_grad=True, dtype=np.float64)
     ops.relu(z).backward(np.ones(4))
     np.testing.assert_array_equal(z.grad, [0.0, 0.0, 1.0, 0.0])
+
+
+def test_without_numba_auto_runs_the_numpy_engines():
+    """Numba blocked: convprop imports, "auto" picks NumPy engines on the bench's rows and
+    computes, and forcing a compiled engine is one ImportError naming the extra."""
+    code = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import numpy as np\n"
+        "from convprop import conv, jit\n"
+        "assert not jit.available()\n"
+        "z, w = np.ones((2, 1, 9, 9), np.float32), np.ones((3, 1, 3, 3), np.float32)\n"
+        "assert conv.choose_method(z.shape, w.shape) in ('batch_last', 'im2col')\n"
+        "assert conv.choose_method((1, 1, 128, 128), (1, 1, 3, 3)) == 'shifted_runs'\n"
+        "assert (conv.conv2d(z, w) == 9).all()\n"
+        "try:\n"
+        "    conv.conv2d(z, w, method='numba_direct')\n"
+        "except ImportError as e:\n"
+        "    assert 'convprop[fast]' in str(e), e\n"
+        "else:\n"
+        "    raise AssertionError('no ImportError')\n"
+    )
+    src = str(Path(cp.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
