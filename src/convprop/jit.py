@@ -53,6 +53,7 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
                 raise RuntimeError(f"{fn.__name__}: {MISSING}")
             import numba
 
+            _match_blas_threads()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         return jitted[0](*args)
 
@@ -72,12 +73,32 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@functools.cache
+def _match_blas_threads() -> None:
+    """Once, at the first compile: as many threads as the BLAS. Numba starts with every core
+    (or ``NUMBA_NUM_THREADS``); where that is unset and the BLAS's thread count is set in the
+    environment (``OPENBLAS_NUM_THREADS=1``, as the tests and MPI ranks run), use that."""
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return
+    for name in BLAS_THREADS:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            import numba
+
+            numba.set_num_threads(min(int(value), numba.config.NUMBA_NUM_THREADS))
+            return
+
+
 def threads() -> int:
     """The number of threads Numba's parallel loops use (1 where Numba is missing)."""
     if not available():
         return 1
     import numba
 
+    _match_blas_threads()
     return int(numba.get_num_threads())
 
 
@@ -87,4 +108,5 @@ def set_threads(n: int) -> None:
     if available():
         import numba
 
+        _match_blas_threads()  # done first, so that this choice stands
         numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
