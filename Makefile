@@ -33,7 +33,7 @@ test: $(VENV)/.installed-dev
 CORE_VENV  := .venv-core
 CORE_PY    := $(CORE_VENV)/bin/python
 CORE_TESTS := tests/conv tests/ops tests/nn tests/optim tests/data \
-  tests/test_io.py::test_import_convprop_needs_neither_torch_nor_safetensors
+  tests/test_jit.py tests/test_io.py::test_import_convprop_needs_neither_torch_nor_safetensors
 
 $(CORE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(CORE_VENV)
