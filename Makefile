@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test test-core lint bench fashion-mnist clean
+.PHONY: demo test lint bench fashion-mnist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ test: $(VENV)/.installed-dev
 # The core as a user without the extras has it (CI's no-Numba step): a venv of its own with
 # convprop and the test tools only, no Numba and no PyTorch (checked), and the core tests
 # (the compiled engines' and PyTorch's comparisons skip; everything else runs on NumPy).
+.PHONY: test-core clean-core
 CORE_VENV  := .venv-core
 CORE_PY    := $(CORE_VENV)/bin/python
 CORE_TESTS := tests/conv tests/ops tests/nn tests/optim tests/data \
@@ -50,6 +51,10 @@ test-core: $(CORE_VENV)/.installed
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(CORE_PY) -m pytest -q -n 2 -p no:cacheprovider \
 	  $(CORE_TESTS)
 
+clean: clean-core
+clean-core:
+	rm -rf $(CORE_VENV)
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -69,4 +74,4 @@ fashion-mnist:
 	    $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
