@@ -27,6 +27,34 @@ test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2
 
+# The core as a user without the extras has it (CI's no-Numba step): a venv of its own with
+# convprop and the test tools only, no Numba and no PyTorch (checked), and the core tests
+# (the compiled engines' and PyTorch's comparisons skip; everything else runs on NumPy).
+.PHONY: test-core clean-core
+CORE_VENV  := .venv-core
+CORE_PY    := $(CORE_VENV)/bin/python
+CORE_TESTS := tests/conv tests/ops tests/nn tests/optim tests/data \
+  tests/test_jit.py tests/test_io.py::test_import_convprop_needs_neither_torch_nor_safetensors
+
+$(CORE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_PY) -m pip install --quiet --upgrade pip
+	$(CORE_PY) -m pip install --quiet -e . pytest pytest-xdist pytest-timeout hypothesis scipy
+	touch $@
+
+test-core: $(CORE_VENV)/.installed
+	@if $(CORE_PY) -c "import numba" 2>/dev/null; then \
+	  echo "test-core: numba is importable in $(CORE_VENV); this step needs it absent"; exit 1; fi
+	@if $(CORE_PY) -c "import torch" 2>/dev/null; then \
+	  echo "test-core: torch is importable in $(CORE_VENV); this step needs it absent"; exit 1; fi
+	$(CORE_PY) -c "import sys, convprop; assert 'numba' not in sys.modules; print('imports')"
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(CORE_PY) -m pytest -q -n 2 -p no:cacheprovider \
+	  $(CORE_TESTS)
+
+clean: clean-core
+clean-core:
+	rm -rf $(CORE_VENV)
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from convprop import jit
+
 
 class Serial:
     """One process: every collective is the identity."""
@@ -154,6 +156,7 @@ def limit_blas_threads(threads: int = 1) -> str:
     except ImportError:
         return "BLAS threads unchanged (threadpoolctl missing: pip install 'convprop[mpi]')"
     threadpool_limits(threads, user_api="blas")
+    jit.set_threads(threads)  # the compiled kernels follow the BLAS
     return f"BLAS limited to {threads} thread{'s' if threads > 1 else ''} per process"
 
 

@@ -5,7 +5,7 @@ The compiled engines and kernels are plain Python functions written as the seed'
 ``numba.njit(cache=True)`` (machine code kept on disk beside the module, so later processes skip
 the compile) and falls back to nothing: without Numba, :func:`available` is False and the
 callers use their NumPy engines. Importing convprop never imports Numba; the first compiled call
-does.
+does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``).
 
 ``CONVPROP_NO_NUMBA=1`` in the environment makes :func:`available` False even where Numba is
 installed, so the NumPy path can be run and measured on the same machine.
@@ -53,11 +53,43 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
                 raise RuntimeError(f"{fn.__name__}: {MISSING}")
             import numba
 
+            _match_blas_threads()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         return jitted[0](*args)
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
+
+
+def __getattr__(name: str) -> Any:
+    """``jit.prange``: Numba's parallel range inside a compiled function (resolved when it is
+    compiled, so importing this module imports no Numba), plain ``range`` without Numba."""
+    if name == "prange":
+        if available():
+            import numba
+
+            return numba.prange
+        return range
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@functools.cache
+def _match_blas_threads() -> None:
+    """Once, at the first compile: as many threads as the BLAS. Numba starts with every core
+    (or ``NUMBA_NUM_THREADS``); where that is unset and the BLAS's thread count is set in the
+    environment (``OPENBLAS_NUM_THREADS=1``, as the tests and MPI ranks run), use that."""
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return
+    for name in BLAS_THREADS:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            import numba
+
+            numba.set_num_threads(min(int(value), numba.config.NUMBA_NUM_THREADS))
+            return
 
 
 def threads() -> int:
@@ -66,6 +98,7 @@ def threads() -> int:
         return 1
     import numba
 
+    _match_blas_threads()
     return int(numba.get_num_threads())
 
 
@@ -75,4 +108,5 @@ def set_threads(n: int) -> None:
     if available():
         import numba
 
+        _match_blas_threads()  # done first, so that this choice stands
         numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))

@@ -7,7 +7,11 @@ differences and the dot-product identity, as ``test_functions.py`` checks the ge
 """
 
 import gc
+import os
+import subprocess
+import sys
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,19 +19,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convprop as cp
-from convprop import conv, ops
+from convprop import conv, jit, ops
 from convprop.conv import workspace
-from convprop.conv.engines import batch_last
+from convprop.conv.engines import batch_last, compiled_method, numpy_method
 from tests.conv.test_functions import (
     KINDS,
+    each,
     explicit_pads,
     numeric_gradient,
     refused,
+    torch_module,
     torch_reference,
 )
-
-torch = pytest.importorskip("torch")
-tF = torch.nn.functional
 
 ENGINES = list(conv.ENGINES)
 
@@ -45,7 +48,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("method", each(ENGINES))
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_special_layouts_match_torch(case, kind, method):
@@ -68,7 +71,7 @@ def test_special_layouts_match_torch(case, kind, method):
     np.testing.assert_allclose(g_w, gw, atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("method", each(ENGINES))
 def test_special_layouts_against_central_differences(method):
     r = np.random.default_rng(2)
     for zs, ws, pad in [((4, 2, 6, 5), (3, 2, 3, 2), 1), ((2, 1, 7, 6), (1, 1, 3, 3), 0)]:
@@ -164,6 +167,8 @@ OP_OPTIONS = [
 def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_bytes, monkeypatch):
     """ops.conv2d on a batch of small images: bias in F's GEMM, F's patch reused by G_gw,
     results handed on batch-last ((C, H, W, N) views), with padding, stride and dilation."""
+    torch = torch_module()
+    tF = torch.nn.functional
     monkeypatch.setattr(batch_last, "BATCH_BYTES", block_bytes)
     r = np.random.default_rng(4)
     z, w, b = (
@@ -188,6 +193,8 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_byte
 def test_op_kept_patch_taken_over_falls_back_to_z():
     """Two forwards of the same shape before one backward: the first's kept patch has been
     reused by the second, so its G_gw recomputes from z, and both gradients stay right."""
+    torch = torch_module()
+    tF = torch.nn.functional
     r = np.random.default_rng(5)
     w = cp.Tensor(r.standard_normal((4, 2, 3, 3)), requires_grad=True, dtype=np.float64)
     b = cp.Tensor(r.standard_normal(4), requires_grad=True, dtype=np.float64)
@@ -278,9 +285,31 @@ def test_workspace_clear_releases_it_and_the_engines_rebuild_it():
         ((3, 6, 14, 14), (16, 6, 5, 5), 0, "im2col"),  # fewer than 4 images
     ],
 )
-def test_auto_rule(zs, ws, padding, engine):
+def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
+    """Without Numba (or with CONVPROP_NO_NUMBA), "auto" is the NumPy rule."""
+    monkeypatch.setattr(jit, "available", lambda: False)
     for role in ("forward", "input", "weight"):
         assert conv.choose_method(zs, ws, padding=padding, role=role) == engine
+
+
+@pytest.mark.parametrize(
+    "zs, ws, padding, engine",
+    [
+        ((1, 1, 128, 128), (1, 1, 3, 3), 0, "numba_direct"),  # the bench's rows
+        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "numba_direct"),
+        ((64, 6, 14, 14), (16, 6, 5, 5), 0, None),
+        ((32, 64, 32, 32), (64, 64, 3, 3), 1, None),
+        ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
+        ((64, 16, 28, 28), (16, 16, 3, 3), 1, None),
+    ],
+)
+def test_compiled_rule(zs, ws, padding, engine):
+    """With Numba, "auto" takes the compiled engine measured faster, else the NumPy rule."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    g = conv.conv_geometry(zs, ws, padding=padding)
+    assert compiled_method(g) == engine
+    assert conv.choose_method(zs, ws, padding=padding) == (engine or numpy_method(g))
 
 
 # ------------------------------------------------------------------ layers
@@ -290,3 +319,28 @@ def test_relu_gradient_is_zero_at_zero_and_nan():
     z = cp.Tensor(np.array([-1.0, 0.0, 2.0, np.nan]), requires_grad=True, dtype=np.float64)
     ops.relu(z).backward(np.ones(4))
     np.testing.assert_array_equal(z.grad, [0.0, 0.0, 1.0, 0.0])
+
+
+def test_without_numba_auto_runs_the_numpy_engines():
+    """Numba blocked: convprop imports, "auto" picks NumPy engines on the bench's rows and
+    computes, and forcing a compiled engine is one ImportError naming the extra."""
+    code = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import numpy as np\n"
+        "from convprop import conv, jit\n"
+        "assert not jit.available()\n"
+        "z, w = np.ones((2, 1, 9, 9), np.float32), np.ones((3, 1, 3, 3), np.float32)\n"
+        "assert conv.choose_method(z.shape, w.shape) in ('batch_last', 'im2col')\n"
+        "assert conv.choose_method((1, 1, 128, 128), (1, 1, 3, 3)) == 'shifted_runs'\n"
+        "assert (conv.conv2d(z, w) == 9).all()\n"
+        "try:\n"
+        "    conv.conv2d(z, w, method='numba_direct')\n"
+        "except ImportError as e:\n"
+        "    assert 'convprop[fast]' in str(e), e\n"
+        "else:\n"
+        "    raise AssertionError('no ImportError')\n"
+    )
+    src = str(Path(cp.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

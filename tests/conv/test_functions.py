@@ -7,6 +7,7 @@ import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convprop import jit
 from convprop.conv import (
     ENGINES as ENGINE_TABLE,
 )
@@ -21,12 +22,27 @@ from convprop.conv import (
     conv_geometry,
 )
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-
 ENGINES = [m for m in METHODS if m != "auto"]
 ALL_METHODS = list(METHODS)
 KINDS = ["convolution", "correlation"]
+
+
+def usable(method: str) -> bool:
+    """Whether this environment runs ``method``: the compiled rows need Numba."""
+    return method == "auto" or not ENGINE_TABLE[method].compiled or jit.available()
+
+
+def each(methods):
+    """``methods`` as parameters, a compiled engine skipped where Numba is missing."""
+    return [
+        pytest.param(m, marks=pytest.mark.skipif(not usable(m), reason=f"{m} needs Numba"))
+        for m in methods
+    ]
+
+
+def torch_module():
+    """PyTorch, the reference, or a skip where it is not installed (the core test step)."""
+    return pytest.importorskip("torch")
 
 
 def rng(seed=0):
@@ -35,9 +51,15 @@ def rng(seed=0):
 
 def refused(method, zs, ws, **opts) -> bool:
     """Whether engine ``method`` cannot compute this convolution; if so, F and both G must
-    say so in one ValueError. Every engine is tested on every shape it supports."""
+    say so in one ValueError. Every engine is tested on every shape it supports. A compiled
+    engine where Numba is missing must refuse every shape with one ImportError naming the
+    ``fast`` extra."""
     if method == "auto":
         return False
+    if not usable(method):
+        with pytest.raises(ImportError, match=r"convprop\[fast\]"):
+            conv2d(np.zeros(zs), np.zeros(ws), method=method, **opts)
+        return True
     if ENGINE_TABLE[method].supports(conv_geometry(zs, ws, **opts)):
         return False
     z, w = np.zeros(zs), np.zeros(ws)
@@ -74,6 +96,8 @@ def explicit_pads(padding, kh, kw, dilation, kind):
 
 def torch_reference(z, w, *, stride, padding, dilation, kind):
     """x, and a function eps -> (dL/dz, dL/dw) from torch autograd."""
+    torch = torch_module()
+    F = torch.nn.functional
     (pt, pb), (pl, pr) = explicit_pads(padding, w.shape[2], w.shape[3], dilation, kind)
     zt = torch.tensor(z, requires_grad=True)
     wt = torch.tensor(w, requires_grad=True)
@@ -104,7 +128,7 @@ def numeric_gradient(f, a, h=1e-6):
 # ------------------------------------------------------------------ the seed's case
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("method", each(ALL_METHODS))
 def test_seed_case_shapes_and_values(method):
     r = rng(1)
     z, w = r.standard_normal((128, 128)), r.standard_normal((3, 3))
@@ -137,7 +161,7 @@ def test_seed_written_q24_q25_are_not_the_adjoints():
 # ------------------------------------------------------------------ F against scipy (2-D)
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("method", each(ALL_METHODS))
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("mode", ["valid", "same", "full"])
 @pytest.mark.parametrize("kshape", [(3, 3), (2, 2), (4, 3), (3, 4), (1, 5), (5, 2)])
@@ -170,7 +194,7 @@ TORCH_CASES = [
 ]
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("method", each(ALL_METHODS))
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("case", TORCH_CASES, ids=str)
 def test_forward_and_adjoints_match_torch(case, kind, method):
@@ -191,7 +215,7 @@ def test_forward_and_adjoints_match_torch(case, kind, method):
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
-@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("method", each(ENGINES))
 def test_torch_same_padding_for_correlation(method):
     """kind='correlation' with padding='same' is torch's padding='same' (even kernels too)."""
     r = rng(5)
@@ -199,7 +223,10 @@ def test_torch_same_padding_for_correlation(method):
     opts = dict(padding="same", dilation=(1, 2), kind="correlation")
     if refused(method, z.shape, w.shape, **opts):
         return
-    ref = F.conv2d(torch.tensor(z), torch.tensor(w), padding="same", dilation=(1, 2)).numpy()
+    torch = torch_module()
+    kernel = torch.tensor(w)
+    ref = torch.nn.functional.conv2d(torch.tensor(z), kernel, padding="same", dilation=(1, 2))
+    ref = ref.numpy()
     x = conv2d(z, w, padding="same", dilation=(1, 2), kind="correlation", method=method)
     np.testing.assert_allclose(x, ref, atol=1e-10)
 
@@ -226,7 +253,7 @@ def test_random_configs_match_torch(data):
 # ------------------------------------------------------------------ G: differences and identity
 
 
-@pytest.mark.parametrize("method", ENGINES)
+@pytest.mark.parametrize("method", each(ENGINES))
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     "opts", [dict(), dict(stride=2, padding=1), dict(padding="same", dilation=2)], ids=str
@@ -306,7 +333,7 @@ def test_padding_helper_matches_scipy_split():
     assert conv2d_padding(((0, 1), (2, 3)), (3, 3)) == ((0, 1), (2, 3))
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("method", each(ALL_METHODS))
 def test_stride_ambiguity_resolved_by_input_shape(method):
     r = rng(7)
     w = r.standard_normal((3, 3))
@@ -346,7 +373,7 @@ def test_kernel_shape_inferred_when_determined():
 # ------------------------------------------------------------------ dtypes
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("method", each(ALL_METHODS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("single", [True, False])
 def test_dtype_is_preserved(method, dtype, single):
@@ -392,7 +419,7 @@ def test_mixed_and_integer_dtypes():
     assert delta.dtype == np.float32 and g_w.dtype == np.float64  # (eps, w) and (eps, z)
 
 
-@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("method", each(ALL_METHODS))
 def test_non_contiguous_inputs_and_contiguous_outputs(method):
     r = rng(12)
     z, w = r.standard_normal((3, 6, 11, 20)), r.standard_normal((4, 2, 3, 6))

@@ -117,11 +117,17 @@ def auto_methods(case: ConvCase) -> dict[str, str]:
 
 
 def engines_for(case: ConvCase) -> list[str]:
-    """The engines of the conv engine table that can compute ``case``."""
-    from convprop import conv
+    """The engines of the conv engine table that can compute ``case`` here (the compiled
+    ones only where Numba is available)."""
+    from convprop import conv, jit
 
     g = conv.conv_geometry(case.z_shape, case.w_shape, padding=case.padding)
-    return [name for name, engine in conv.ENGINES.items() if engine.supports(g)]
+    usable = jit.available()
+    return [
+        name
+        for name, engine in conv.ENGINES.items()
+        if engine.supports(g) and (usable or not engine.compiled)
+    ]
 
 
 # ------------------------------------------------------------------ ops and training

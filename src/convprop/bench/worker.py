@@ -74,9 +74,11 @@ def main() -> None:
 
         torch.set_num_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
     else:  # as convprop train does (PyTorch has its own caching allocator)
+        from convprop import jit
         from convprop.memory import retain_freed_memory
 
         retain_freed_memory()
+        jit.set_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
     from convprop.bench import rows
 
     built: dict[tuple[str, str], Callable[[], Any]] = {}

@@ -69,7 +69,12 @@ memory layout with ``contiguous=False``.
 * ``"shifted_runs"``: one channel in and out, stride 1 (the seed's layer): every tap is a
   shifted run of the whole batch;
 * ``"fft"``: products of spectra from ``numpy.fft``, for large kernels;
-* ``"auto"`` (default): one rule, :func:`choose_method`.
+* ``"numba_direct"``: the seed's formula as compiled loops over runs of positions (Numba, the
+  ``fast`` extra), stride 1, for few channels;
+* ``"numba_im2col"``: the patch packed and col2im done by compiled loops around the GEMMs
+  (Numba); forcing a compiled engine without Numba raises ImportError naming the extra;
+* ``"auto"`` (default): one rule, :func:`choose_method`: the compiled engine measured faster
+  where Numba is installed, else the NumPy rule.
 
 Their work arrays, and what F keeps for G, live in one workspace (:mod:`.workspace`, with
 :func:`workspace.clear`).

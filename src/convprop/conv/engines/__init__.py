@@ -7,6 +7,9 @@ forward, or gets the bias gradient from its G_gw, takes ``b`` and ``with_bias`` 
 ``keep`` (the caller will call G_gw with this z and geometry: work may be kept for it)
 (``batch_last``); the others are given them by :func:`_plain`. A new engine is one module and
 one row of :data:`ENGINES`; ``method="auto"`` picks by :func:`auto_method`, the one rule.
+
+The ``numba_*`` rows are compiled (Numba, the ``fast`` extra, through :mod:`convprop.jit`):
+without Numba ``auto`` never picks them and forcing one raises ImportError naming the extra.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 
-from . import batch_last, direct, fft, im2col, shifted_runs
+from . import batch_last, direct, fft, im2col, numba_direct, numba_im2col, shifted_runs
 
 
 class Engine(NamedTuple):
@@ -29,9 +33,10 @@ class Engine(NamedTuple):
     adjoint_input: Callable[..., np.ndarray]  # (eps, w, g) -> delta
     adjoint_weight: Callable[..., tuple]  # (eps, z, g, with_bias) -> (g_w, g_b or None)
     summary: str
+    compiled: bool = False  # needs Numba (jit.available())
 
 
-def _plain(engine, summary: str) -> Engine:
+def _plain(engine, summary: str, compiled: bool = False) -> Engine:
     """The row of an engine that knows nothing of the bias: added after F, summed for G."""
 
     def forward(z, w, g, b=None, keep=False):
@@ -44,7 +49,8 @@ def _plain(engine, summary: str) -> Engine:
         g_b = np.einsum("nohw->o", eps) if with_bias else None
         return engine.adjoint_weight(eps, z, g), g_b
 
-    return Engine(engine.supports, forward, engine.adjoint_input, adjoint_weight, summary)
+    g_delta = engine.adjoint_input
+    return Engine(engine.supports, forward, g_delta, adjoint_weight, summary, compiled)
 
 
 ENGINES: dict[str, Engine] = {
@@ -61,12 +67,47 @@ ENGINES: dict[str, Engine] = {
         shifted_runs, "one channel in and out, stride 1: taps as shifted runs of the batch"
     ),
     "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels"),
+    "numba_direct": _plain(
+        numba_direct,
+        "compiled loops of the seed's formula, row by row (Numba; few channels)",
+        compiled=True,
+    ),
+    "numba_im2col": _plain(
+        numba_im2col,
+        "a compiled patch packing and col2im around one GEMM per block (Numba)",
+        compiled=True,
+    ),
 }
 METHODS = ("auto", *ENGINES)
 
 
 def auto_method(g: ConvGeometry) -> str:
-    """The engine ``method="auto"`` uses on geometry ``g``, the same for F, G_delta and G_gw.
+    """The engine ``method="auto"`` uses on geometry ``g``, the same for F, G_delta and G_gw:
+    the compiled engine measured fastest here (:func:`compiled_method`) where Numba is
+    available and one is, else the NumPy engine of :func:`numpy_method`."""
+    return compiled_method(g) or numpy_method(g)
+
+
+def compiled_method(g: ConvGeometry) -> str | None:
+    """The compiled engine for ``g`` where one measured faster than the NumPy engines, else
+    None (and None without Numba).
+
+    Measured per role on the bench's conv rows (float32, 2 cores, interleaved, best of
+    several rounds; ``docs/performance.md``):
+
+    * few channels, ``C * O <= 8`` (the seed's layer, LeNet's first), stride 1 along the
+      rows: numba_direct, the formula's loops with no patch at all;
+    * otherwise None: the BLAS engines of :func:`numpy_method`.
+    """
+    if not jit.available():
+        return None
+    if g.c * g.o <= 8 and ENGINES["numba_direct"].supports(g):
+        return "numba_direct"
+    return None
+
+
+def numpy_method(g: ConvGeometry) -> str:
+    """The NumPy engine for geometry ``g`` (the rule without Numba).
 
     Calibrated on the engine table of ``convprop bench`` (float32, 2 cores, each engine forced
     in turn on each row) and the kernel sweep of ``convprop.bench.scaling``:
@@ -96,6 +137,8 @@ def engine_for(method: str, g: ConvGeometry) -> Engine:
     engine = ENGINES.get(method)
     if engine is None:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if engine.compiled and not jit.available():
+        raise ImportError(f"method {method!r} is compiled: {jit.MISSING}")
     if not engine.supports(g):
         raise ValueError(
             f"method {method!r} cannot compute this convolution: it needs "

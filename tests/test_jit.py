@@ -1,0 +1,54 @@
+"""convprop.jit: Numba behind one switch, a clear error without it, threads as the BLAS's."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convprop as cp
+from convprop import jit
+
+
+def _run(code: str, **env: str) -> str:
+    src = str(Path(cp.__file__).parents[1])
+    full = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    full.update(env, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_without_numba_prange_is_range_and_a_compiled_call_names_the_extra(monkeypatch):
+    monkeypatch.setattr(jit, "available", lambda: False)
+    assert jit.prange is range and jit.threads() == 1
+
+    @jit.compiled
+    def double(a):
+        for i in jit.prange(a.size):
+            a[i] *= 2
+
+    a = np.arange(3.0)
+    double.py_func(a)  # the readable reference runs anywhere
+    assert a.tolist() == [0.0, 2.0, 4.0]
+    with pytest.raises(RuntimeError, match=r"double: .*convprop\[fast\]"):
+        double(a)
+
+
+def test_no_numba_switch_and_importing_convprop_imports_no_numba():
+    code = (
+        "import sys, convprop; from convprop import jit; "
+        "print(jit.available(), 'numba' in sys.modules)"
+    )
+    assert _run(code, CONVPROP_NO_NUMBA="1") == "False False"
+
+
+def test_compiled_threads_follow_the_blas_threads_from_the_environment():
+    pytest.importorskip("numba")
+    code = "from convprop import jit; print(jit.threads())"
+    assert _run(code, OPENBLAS_NUM_THREADS="1") == "1"
+    assert _run(code, OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="2") == "2"
+    set_first = "from convprop import jit; jit.set_threads(2); print(jit.threads())"
+    assert _run(set_first, OPENBLAS_NUM_THREADS="1") == str(min(2, os.cpu_count()))
