@@ -18,8 +18,8 @@
 # This notebook builds a small residual network of its own, trains it on NumPy arrays of its
 # own, then trains a model file of its own on a folder of PNG images it writes, through
 # `convprop train --dataset folder --model FILE.py:build`, and moves weights out as NumPy
-# dicts, `.safetensors` files and PyTorch state dicts, and back. (PyTorch itself is not needed here; the last section shows the two lines that use
-# it.)
+# dicts, `.safetensors` files and PyTorch state dicts, and back. (PyTorch itself is not needed
+# here; the last section shows the two lines that use it.)
 
 # %%
 # %matplotlib inline
@@ -177,9 +177,9 @@ model_file.write_text(
 
 # %% [markdown]
 # Train it with a random crop (pad by 2, cut back to 12x12) and a horizontal flip drawn for
-# each batch (neither changes which shape an image shows), and each channel standardised by the
-# training set's mean and std. `convprop.cli.main` takes the command line as a list, exactly as
-# the shell would pass it, and returns the exit status.
+# each batch (neither changes which shape an image shows), and each channel standardised by
+# the training set's mean and std. `convprop.cli.main` takes the command line as a list,
+# exactly as the shell would pass it, and returns the exit status.
 
 # %%
 run = images.parent / "run"
