@@ -22,11 +22,11 @@
 #    differences?
 # 3. `convprop check FILE.py`: a whole student file checked against the verified layer, with
 #    the slip named and a one-line fix; `--batch DIR` checks a folder of them into a CSV.
-#
-# (Grading with an assignment file and a gradebook is being added; this page will cover it
-# when it lands.)
+# 4. `convprop grade DIR --assignment A.toml --out OUT`: a class graded against an assignment
+#    file, into a gradebook and one feedback file per student.
 
 # %%
+# %matplotlib inline
 import csv
 import io
 import os
@@ -36,6 +36,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy.signal import convolve2d, correlate2d
 
@@ -159,8 +160,9 @@ for finding in report.findings:
 # `--batch DIR` checks every `.py` file in a folder, one CSV row per file: a first gradebook.
 # Here a correct file, the seed's, one that loops forever and one that does not import. Code
 # that raises, hangs past `--timeout`, exits or prints megabytes becomes a finding, not a
-# crash. **Loading a file runs its code**, with your permissions: check untrusted files inside
-# a container or a VM.
+# crash. **Loading a file runs its code**: `convprop check` runs it in a child process under
+# a bubblewrap sandbox (no network, a read-only system, a private `/tmp`) where one can be
+# made; `--sandbox auto`, the default, goes on without one (and says so) where it cannot.
 
 # %%
 (folder / "correct.py").write_text(
@@ -193,5 +195,165 @@ for row in csv.DictReader(io.StringIO(done.stdout)):
     print(f"{row['file']:18} ok={row['ok']:5}  {row['codes']}")
 
 # %% [markdown]
-# Next: the [slips `convprop check` knows](../../checking-a-layer/#the-catalogue-of-slips) and
-# the [command's options](../../commands/check/).
+# ## Grading a class: an assignment file and a gradebook
+#
+# `convprop grade` judges many layers, in the seed's calling convention or in CS231n's
+# (`conv_forward_naive(x, w, b, conv_param) -> (out, cache)`, `conv_backward_naive(dout,
+# cache) -> (dx, dw, db)`, `softmax_loss(x, y) -> (loss, dx)`, ...). An assignment file, in
+# TOML, lists the questions: each a layer, a convention, the points of each part and one or
+# more settings (shapes, stride, padding) on which it is judged. **A part earns its points only
+# when it is right in every setting.** Here, a CS231n conv layer with a bias, judged with
+# padding 1 and with padding 0 and stride 2, and a softmax loss at logits of size 1 and 1000:
+
+# %%
+assignment = folder / "assignment.toml"
+assignment.write_text(
+    textwrap.dedent(
+        """
+        [assignment]
+        name = "tutorial-backprop"
+        seed = 0
+
+        [[question]]
+        id = "conv"
+        layer = "conv2d"
+        convention = "cs231n"      # conv_forward_naive, conv_backward_naive
+        kind = "correlation"
+        bias = true
+        points = { forward = 2, dx = 3, dw = 3, db = 1 }
+
+        [[question.setting]]
+        input_shape = [2, 3, 6, 6]
+        kernel_shape = [4, 3, 3, 3]
+        stride = 1
+        padding = 1
+
+        [[question.setting]]
+        input_shape = [2, 3, 7, 7]
+        kernel_shape = [4, 3, 3, 3]
+        stride = 2
+        padding = 0
+
+        [[question]]
+        id = "softmax"
+        layer = "softmax_cross_entropy"
+        convention = "cs231n"      # softmax_loss
+        points = { loss = 2, dx = 2 }
+
+        [[question.setting]]
+        shape = [8, 5]
+        scale = 1.0
+
+        [[question.setting]]
+        shape = [8, 5]
+        scale = 1000.0
+        """
+    )
+)
+
+# %% [markdown]
+# Three students. Alice is right. Bob crops the padding off `dx` with `dxp[:, :, p:-p, p:-p]`,
+# which is right for `p = 1` and empty for `p = 0`. Carol's softmax does not subtract the
+# largest logit first, so `exp` overflows at logits of size 1000.
+
+# %%
+CONV = """
+import numpy as np
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    s, p = conv_param["stride"], conv_param["pad"]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    kh, kw = w.shape[2:]
+    ho, wo = (xp.shape[2] - kh) // s + 1, (xp.shape[3] - kw) // s + 1
+    out = np.zeros((x.shape[0], w.shape[0], ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            window = xp[:, :, i * s : i * s + kh, j * s : j * s + kw]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    x, w, b, conv_param = cache
+    s, p = conv_param["stride"], conv_param["pad"]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    kh, kw = w.shape[2:]
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = xp[:, :, i * s : i * s + kh, j * s : j * s + kw]
+            dw += np.tensordot(dout[:, :, i, j], window, axes=([0], [0]))
+            dxp[:, :, i * s : i * s + kh, j * s : j * s + kw] += np.tensordot(
+                dout[:, :, i, j], w, axes=([1], [0])
+            )
+    dx = CROP
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+"""
+SOFTMAX = """
+
+def softmax_loss(x, y):
+    shifted = SHIFT
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = x.shape[0]
+    loss = -np.mean(log_probs[np.arange(n), y])
+    dx = np.exp(log_probs)
+    dx[np.arange(n), y] -= 1
+    return loss, dx / n
+"""
+right_crop = "dxp[:, :, p : p + x.shape[2], p : p + x.shape[3]]"
+right_shift = "x - x.max(axis=1, keepdims=True)"
+students = {
+    "alice": (right_crop, right_shift),
+    "bob": ("dxp[:, :, p:-p, p:-p]", right_shift),
+    "carol": (right_crop, "x"),
+}
+submissions = folder / "class"
+submissions.mkdir()
+for name, (crop, shift) in students.items():
+    code = CONV.replace("CROP", crop) + SOFTMAX.replace("SHIFT", shift)
+    (submissions / f"{name}.py").write_text(code)
+print(sorted(p.name for p in submissions.iterdir()))
+
+# %% [markdown]
+# Grade them. `--sandbox auto` runs each file under bubblewrap where it can (the `grade` extra
+# ships it) and otherwise says why and goes on; `--sandbox on` would refuse instead.
+
+# %%
+done = convprop_command(
+    "grade", "class", "--assignment", "assignment.toml", "--out", "graded", "--sandbox", "auto"
+)
+
+# %% [markdown]
+# `graded/gradebook.csv` has a row per student and a column per part, ready for a
+# spreadsheet; `graded/results.json` holds everything for other tools.
+
+# %%
+graded = folder / "graded"
+print((graded / "gradebook.csv").read_text())
+
+with open(graded / "gradebook.csv", newline="") as file:
+    rows = list(csv.DictReader(file))
+parts = [column for column in rows[0] if column not in ("submission", "total")]
+fig, ax = plt.subplots(figsize=(6, 2.2))
+left = np.zeros(len(rows))
+for part in parts:
+    points = np.array([float(row[part]) for row in rows])
+    ax.barh([row["submission"] for row in rows], points, left=left, label=part)
+    left += points
+ax.set_xlabel("points")
+ax.legend(fontsize=7, ncol=3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+ax.invert_yaxis()
+plt.show()
+
+# %% [markdown]
+# Each student gets `graded/feedback/NAME.md`: the points of every part, then what was wrong,
+# in which setting, and how to fix it. Bob's:
+
+# %%
+print((graded / "feedback" / "bob.md").read_text())
+
+# %% [markdown]
+# Next: the [slips `convprop check` knows](../../checking-a-layer/#the-catalogue-of-slips),
+# [the assignment file's keys and the sandbox](../../grading/), and the options of
+# [`check`](../../commands/check/) and [`grade`](../../commands/grade/).

@@ -198,7 +198,8 @@ def autodiff(
 
     ``eps`` None: ``fn`` gives one number (a loss), differentiated itself.
     """
-    tensors = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+    # dtype given: Tensor() makes float64 arrays float32 by default, and the reference is float64
+    tensors = [Tensor(a, requires_grad=True, dtype=np.float64) for a in arrays]
     out = fn(*tensors)
     out.backward(eps)
     return np.array(out.data), [np.array(t.grad) for t in tensors]

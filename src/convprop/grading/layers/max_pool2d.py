@@ -102,7 +102,7 @@ def judge(
 
 def _pool(op, x, eps, k, stride) -> tuple[np.ndarray, np.ndarray | None]:
     """convprop's verified pool of ``x`` and its gradient for ``eps`` (None without one)."""
-    t = Tensor(x, requires_grad=eps is not None)
+    t = Tensor(x, requires_grad=eps is not None, dtype=np.float64)  # not the default float32
     y = op(t, k, stride)
     if eps is None:
         return np.array(y.data), None

@@ -34,7 +34,7 @@ def judge(
     got = {} if out is None else {"loss": _scalar(out[0]), "dx": out[1]}
     loss, (dx,) = autodiff(lambda t: ops.cross_entropy(t, y), (x,))
     ref = {"loss": loss.reshape(()), "dx": dx}
-    p = np.array(ops.softmax(Tensor(x), axis=1).data)
+    p = np.array(ops.softmax(Tensor(x, dtype=np.float64), axis=1).data)
     overflows = _overflows(x)
     overflow = Slip(
         "softmax_overflow",
