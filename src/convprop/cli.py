@@ -389,7 +389,9 @@ COMMANDS: dict[str, Command] = {
         _experiment_arguments,
     ),
     "check": Command(
-        cmd_check, "diagnose your own F and G for a convolution layer", _check_arguments
+        cmd_check,
+        "diagnose back-propagation code: conv2d, linear, relu, max_pool2d, softmax, momentum",
+        _check_arguments,
     ),
     "grade": Command(
         cmd_grade, "grade a folder of submissions: gradebook and feedback", _grade_arguments
