@@ -53,11 +53,20 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
                 raise RuntimeError(f"{fn.__name__}: {MISSING}")
             import numba
 
+            if fn.__globals__.get("prange") is prange:  # the kernel's module said prange
+                fn.__globals__["prange"] = numba.prange
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         return jitted[0](*args)
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
+
+
+def prange(*args: int) -> range:
+    """``range`` in Python; in a kernel module that imports it from here, Numba's parallel
+    range once :func:`compiled` compiles a function of that module (it rebinds the module's
+    ``prange`` to ``numba.prange`` then, as it imports Numba only then)."""
+    return range(*args)
 
 
 def threads() -> int:
