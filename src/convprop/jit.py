@@ -5,7 +5,7 @@ The compiled engines and kernels are plain Python functions written as the seed'
 ``numba.njit(cache=True)`` (machine code kept on disk beside the module, so later processes skip
 the compile) and falls back to nothing: without Numba, :func:`available` is False and the
 callers use their NumPy engines. Importing convprop never imports Numba; the first compiled call
-does.
+does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``).
 
 ``CONVPROP_NO_NUMBA=1`` in the environment makes :func:`available` False even where Numba is
 installed, so the NumPy path can be run and measured on the same machine.
@@ -53,8 +53,6 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
                 raise RuntimeError(f"{fn.__name__}: {MISSING}")
             import numba
 
-            if fn.__globals__.get("prange") is prange:  # the kernel's module said prange
-                fn.__globals__["prange"] = numba.prange
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         return jitted[0](*args)
 
@@ -62,11 +60,16 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
     return call
 
 
-def prange(*args: int) -> range:
-    """``range`` in Python; in a kernel module that imports it from here, Numba's parallel
-    range once :func:`compiled` compiles a function of that module (it rebinds the module's
-    ``prange`` to ``numba.prange`` then, as it imports Numba only then)."""
-    return range(*args)
+def __getattr__(name: str) -> Any:
+    """``jit.prange``: Numba's parallel range inside a compiled function (resolved when it is
+    compiled, so importing this module imports no Numba), plain ``range`` without Numba."""
+    if name == "prange":
+        if available():
+            import numba
+
+            return numba.prange
+        return range
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def threads() -> int:

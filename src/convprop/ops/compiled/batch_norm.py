@@ -19,7 +19,8 @@ import math
 
 import numpy as np
 
-from convprop.jit import compiled, prange
+from convprop import jit
+from convprop.jit import compiled
 
 
 @compiled(parallel=True, fastmath={"reassoc", "contract"})
@@ -27,7 +28,7 @@ def forward(v, x, gamma, beta, eps, mu, shift, var):
     """F into ``x`` (as ``v``, (P, C, Q)); ``mu``, ``shift`` and ``var`` (C,) filled in."""
     p_, c_, q_ = v.shape
     m = p_ * q_
-    for c in prange(c_):
+    for c in jit.prange(c_):
         total = 0.0
         for p in range(p_):
             for q in range(q_):
@@ -55,7 +56,7 @@ def adjoint(g, v, d, mu, shift, inv_sigma, gamma, needs_delta, g_xhat, sum_g):
     """G: ``g_xhat`` and ``sum_g`` (C,) filled in, and with ``needs_delta`` delta into ``d``."""
     p_, c_, q_ = v.shape
     m = p_ * q_
-    for c in prange(c_):
+    for c in jit.prange(c_):
         mean = mu[c]
         total, dot = 0.0, 0.0
         for p in range(p_):
