@@ -10,6 +10,7 @@ along contiguous memory. With window ``(kh, kw)``, stride ``(sh, sw)`` and paddi
        first[r, i, j, q] = the first tap holding that maximum (a later tap takes over only if
        strictly greater; a NaN propagates to x and keeps the tap before it), as the NumPy form
     G: delta[r, sh i + a - ph, sw j + b - pw, q] += g[r, i, j, q] for the tap a kw + b = first
+       (on tiled windows, stride = size and no padding, each entry is written once: no zeros)
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ def max_pool2d_adjoint(g: np.ndarray, first: np.ndarray, shape, k, s, p) -> np.n
     if g.flags.c_contiguous != first.flags.c_contiguous or rows(g) is None:
         g = as_layout(g, first)
     delta, dr = like_rows(first, shape, g.dtype)
-    max_adjoint(rows(g), rows(first), dr, k[0], k[1], s[0], s[1], p[0], p[1])
+    tiled = (
+        s == k
+        and p == (0, 0)
+        and all(o * ki == n for o, ki, n in zip(first.shape[2:], k, shape[2:], strict=True))
+    )
+    max_adjoint(rows(g), rows(first), dr, k[0], k[1], s[0], s[1], p[0], p[1], tiled)
     return delta
 
 
@@ -94,16 +100,26 @@ def max_forward(z, x, first, kh, kw, sh, sw, ph, pw):
 
 
 @compiled
-def max_adjoint(g, first, delta, kh, kw, sh, sw, ph, pw):
+def max_adjoint(g, first, delta, kh, kw, sh, sw, ph, pw, tiled):
     r_, h_, w_, q_ = delta.shape
     _, ho, wo, _ = g.shape
-    for r in range(r_):
-        delta[r] = 0
-        for i in range(ho):
-            for j in range(wo):
-                for q in range(q_):
-                    t = first[r, i, j, q]
-                    h = sh * i + t // kw - ph
-                    w = sw * j + t % kw - pw
-                    if 0 <= h < h_ and 0 <= w < w_:
-                        delta[r, h, w, q] += g[r, i, j, q]
+    for r in range(r_):  # tap by tap, as F; tiled windows write each entry once, in order
+        if not tiled:
+            delta[r] = 0
+        for a in range(kh):
+            i_lo = max(0, (ph - a + sh - 1) // sh)
+            i_hi = max(i_lo, min(ho, (h_ - 1 + ph - a) // sh + 1))
+            for b in range(kw):
+                j_lo = max(0, (pw - b + sw - 1) // sw)
+                j_hi = max(j_lo, min(wo, (w_ - 1 + pw - b) // sw + 1))
+                t = a * kw + b
+                for i in range(i_lo, i_hi):
+                    h = sh * i + a - ph
+                    for j in range(j_lo, j_hi):
+                        w = sw * j + b - pw
+                        for q in range(q_):
+                            share = g[r, i, j, q] if first[r, i, j, q] == t else 0
+                            if tiled:
+                                delta[r, h, w, q] = share
+                            else:
+                                delta[r, h, w, q] += share
