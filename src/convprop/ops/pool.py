@@ -6,6 +6,8 @@ pixels, images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s
 Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``. The output
 and the gradient keep z's memory layout (``layout="keeps"``; batch-last after a convolution:
 the window views are then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
+max_pool2d on a batch-last input of at least 8 images runs compiled where Numba is installed
+(:mod:`convprop.ops.compiled.pool`; F+G on LeNet-5's first pool 0.26 ms against 0.47 ms).
 The adaptive pool is two small matrix products (its windows differ in size) and returns
 C-contiguous arrays.
 """
