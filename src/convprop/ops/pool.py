@@ -6,6 +6,8 @@ pixels, images or channels): tap ``(a, b)`` sees the strided view ``z[:, :, a::s
 Shape: ``(N, C, H, W) -> (N, C, Ho, Wo)`` with ``Ho = (H + 2 p - kh) // s + 1``. The output
 and the gradient keep z's memory layout (``layout="keeps"``; batch-last after a convolution:
 the window views are then runs of N contiguous numbers; see :mod:`convprop.ops.layout`).
+max_pool2d on a batch-last input of at least 8 images runs compiled where Numba is installed
+(:mod:`convprop.ops.compiled.pool`; F+G on LeNet-5's first pool 0.26 ms against 0.47 ms).
 The adaptive pool is two small matrix products (its windows differ in size) and returns
 C-contiguous arrays.
 """
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop.ops import compiled as kernels
+from convprop.ops.compiled import pool as compiled_pool
 from convprop.ops.layout import as_layout
 from convprop.ops.primitive import Primitive
 from convprop.tensor import Tensor
@@ -93,6 +97,10 @@ def _crop(gz, p):
 # propagates to x; its gradient goes to the first maximum seen before it.)
 def _max_pool2d(z, kernel_size, stride=None, padding=0):
     k, s, p, out = pool_geometry(z.shape, kernel_size, stride, padding)
+    if kernels.usable(z):  # the same rule compiled (ops/compiled/pool.py), on z's layout
+        result = compiled_pool.max_pool2d(z, k, s, p, out)
+        if result is not None:
+            return result[0], (z.shape, k, s, p, None, result[1])
     zp = _padded(z, p, -np.inf)
     taps = list(_taps(k, s, out))
     best = zp[taps[0][1]].copy(order="K")  # in z's memory layout, as the arrays below
@@ -110,6 +118,8 @@ def _max_pool2d(z, kernel_size, stride=None, padding=0):
 
 def _max_pool2d_adjoint(g, ctx):
     padded_shape, k, s, p, out, first = ctx
+    if out is None:  # F was compiled: padded_shape is z's shape
+        return (compiled_pool.max_pool2d_adjoint(g, first, padded_shape, k, s, p),)
     overlap = s[0] < k[0] or s[1] < k[1]
     tiled = s == k and all(o * ki == n for o, ki, n in zip(out, k, padded_shape[2:], strict=True))
     # in the layout of z (as first is): tiled windows write every entry
