@@ -113,6 +113,7 @@ def _torch_run(split, seed, epochs=10):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 2-5 minutes, longer on a loaded machine
 def test_lenet5_recipe_matches_pytorch_within_one_point(tmp_path):
     ours, theirs = [], []
     for seed in range(3):
