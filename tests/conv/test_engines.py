@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import convprop as cp
 from convprop import conv, ops
 from convprop.conv import workspace
-from convprop.conv.engines import batch_last
+from convprop.conv.engines import batch_last, im2col
 from tests.conv.test_functions import (
     KINDS,
     explicit_pads,
@@ -265,6 +265,32 @@ def test_workspace_clear_releases_it_and_the_engines_rebuild_it():
     workspace.clear()
     assert workspace.scratch("probe", (8,), np.float32).base is not buf.base  # a new buffer
     np.testing.assert_array_equal(conv.conv2d(z, w, method="im2col"), before)
+
+
+@pytest.mark.parametrize("one_gemm", [True, False], ids=["one-GEMM", "per-image"])
+@pytest.mark.parametrize("block_bytes", [1, 3000, 1 << 20], ids=["1-image", "few", "all"])
+@pytest.mark.parametrize("case", CASES[:5], ids=str)
+def test_im2col_gemm_layouts_and_blocks(case, block_bytes, one_gemm, monkeypatch):
+    """im2col's two GEMM layouts (one GEMM per block, one per image), blocks of one image, of
+    a few (the last one short) and of all, give PyTorch's numbers for F, G_delta and G_gw."""
+    monkeypatch.setattr(im2col, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(im2col, "ONE_GEMM_BYTES", block_bytes)
+    monkeypatch.setattr(im2col, "ONE_GEMM_MACS", 0 if one_gemm else 1 << 62)
+    zs, ws, stride, padding, dilation = case
+    r = np.random.default_rng(3)
+    z, w = r.standard_normal(zs), r.standard_normal(ws)
+    opts = dict(stride=stride, padding=padding, dilation=dilation)
+    x_ref, grads = torch_reference(z, w, kind="convolution", **opts)
+    np.testing.assert_allclose(conv.conv2d(z, w, method="im2col", **opts), x_ref, atol=1e-10)
+    for o in (w.shape[0], 2 * w.shape[1]):  # G_delta by correlation (O <= C) and by col2im
+        w2 = r.standard_normal((o, *ws[1:]))
+        x_ref, grads = torch_reference(z, w2, kind="convolution", **opts)
+        eps = r.standard_normal(x_ref.shape)
+        gz, gw = grads(eps)
+        delta = conv.conv2d_adjoint_input(eps, w2, input_shape=zs, method="im2col", **opts)
+        g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=w2.shape, method="im2col", **opts)
+        np.testing.assert_allclose(delta, gz, atol=1e-10)
+        np.testing.assert_allclose(g_w, gw, atol=1e-9)
 
 
 @pytest.mark.parametrize(
