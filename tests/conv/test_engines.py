@@ -172,7 +172,7 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_byte
         r.standard_normal(5),
     )
     tz, tw, tb = (cp.Tensor(a, requires_grad=True, dtype=np.float64) for a in (z, w, b))
-    x = ops.conv2d(tz, tw, tb, kind=kind, **opts)
+    x = ops.conv2d(tz, tw, tb, kind=kind, method="batch_last", **opts)
     assert x.data.transpose(1, 2, 3, 0).flags.c_contiguous  # batch-last
     eps = r.standard_normal(x.shape)
     x.backward(eps)
@@ -297,9 +297,10 @@ def test_im2col_gemm_layouts_and_blocks(case, block_bytes, one_gemm, monkeypatch
     "zs, ws, padding, engine",
     [
         ((1, 1, 128, 128), (1, 1, 3, 3), 0, "shifted_runs"),  # the bench's rows
-        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "batch_last"),
+        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "im2col"),  # 25 patch rows: im2col
         ((64, 6, 14, 14), (16, 6, 5, 5), 0, "batch_last"),
         ((32, 64, 32, 32), (64, 64, 3, 3), 1, "im2col"),
+        ((64, 16, 28, 28), (16, 16, 3, 3), 1, "im2col"),  # the batch's patch over 8 MB
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, "fft"),
         ((3, 6, 14, 14), (16, 6, 5, 5), 0, "im2col"),  # fewer than 4 images
     ],
