@@ -274,7 +274,6 @@ def test_im2col_gemm_layouts_and_blocks(case, block_bytes, one_gemm, monkeypatch
     """im2col's two GEMM layouts (one GEMM per block, one per image), blocks of one image, of
     a few (the last one short) and of all, give PyTorch's numbers for F, G_delta and G_gw."""
     monkeypatch.setattr(im2col, "BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(im2col, "ONE_GEMM_BYTES", block_bytes)
     monkeypatch.setattr(im2col, "ONE_GEMM_MACS", 0 if one_gemm else 1 << 62)
     zs, ws, stride, padding, dilation = case
     r = np.random.default_rng(3)

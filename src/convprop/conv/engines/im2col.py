@@ -15,9 +15,9 @@ Two GEMM shapes (:func:`one_gemm`): one GEMM over the block, columns ``(n, q)``,
 image's product is large enough for the BLAS to split among its threads (the resnet row's
 16x144x838 products: 1.9x faster over 8 images than 8 calls, 2 threads); else a GEMM per
 image (NumPy's stacked matmul, the patch ``(nb, K, M)``), which OpenBLAS runs unpacked on one
-thread when it is small (LeNet's). Blocks hold about :data:`ONE_GEMM_BYTES` or
-:data:`BLOCK_BYTES` of patch, so that the copy and the GEMM meet in cache (the wide layer's
-patch is 2.4 MB an image: one image a block). With one GEMM, X and E are ``(O, nb, M)`` and
+thread when it is small (LeNet's). Blocks hold about :data:`BLOCK_BYTES` of patch, so that
+the copy and the GEMM meet in cache (the wide layer's patch is 2.4 MB an image: one image a
+block; the resnet row's 0.5 MB: two). With one GEMM, X and E are ``(O, nb, M)`` and
 go to and from NCHW by one strided copy per block. Any geometry.
 """
 
@@ -32,8 +32,7 @@ from convprop.conv.workspace import scratch
 
 from ._layout import crop, full_positions, padded, positions, windows
 
-BLOCK_BYTES = 1 << 20  # patch bytes per block, a GEMM per image: one core's L2 and a half
-ONE_GEMM_BYTES = 2 << 20  # patch bytes per block that is one GEMM (split between the cores)
+BLOCK_BYTES = 1 << 20  # patch bytes per block of images: half of one core's L2
 ONE_GEMM_MACS = 1 << 20  # per-image products of more multiply-adds go one GEMM per block
 
 
@@ -48,11 +47,11 @@ def one_gemm(g: ConvGeometry, rows: int) -> bool:
     return g.o * rows * prod(full_positions(g)) >= ONE_GEMM_MACS
 
 
-def _blocks(g: ConvGeometry, rows: int, itemsize: int, one: bool):
+def _blocks(g: ConvGeometry, rows: int, itemsize: int):
     """``(n0, nb)``: blocks of whole images whose patch of ``rows`` rows holds about
-    :data:`ONE_GEMM_BYTES` (one GEMM) or :data:`BLOCK_BYTES` (a GEMM per image)."""
+    :data:`BLOCK_BYTES` (2 MB blocks for one GEMM: the resnet row 19% slower, one thread)."""
     per_image = rows * prod(full_positions(g)) * itemsize
-    nb = max(1, min(g.n, (ONE_GEMM_BYTES if one else BLOCK_BYTES) // max(1, per_image)))
+    nb = max(1, min(g.n, BLOCK_BYTES // max(1, per_image)))
     for n0 in range(0, g.n, nb):
         yield n0, min(nb, g.n - n0)
 
@@ -136,7 +135,7 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     w2 = w.reshape(g.o, -1)
     one = one_gemm(g, w2.shape[1])
     x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
-    for n0, nb in _blocks(g, w2.shape[1], z.itemsize, one):
+    for n0, nb in _blocks(g, w2.shape[1], z.itemsize):
         x[n0 : n0 + nb] = _nchw(_gemm(w2, _patch(zp, g, n0, nb, one), nb), g, g.ho)
     return x
 
@@ -148,7 +147,7 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarra
     k = g.c * g.kh * g.kw
     one = one_gemm(g, k)
     g_w = np.zeros((k, g.o), eps.dtype)
-    for n0, nb in _blocks(g, k, z.itemsize, one):
+    for n0, nb in _blocks(g, k, z.itemsize):
         patch, e = _patch(zp, g, n0, nb, one), _eps_columns(eps, g, n0, nb, one)
         if one:
             g_w += patch @ e.T
@@ -166,7 +165,7 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
     dzp = scratch("delta", (g.n, g.c, g.hp, g.wp), eps.dtype)
     dzp.fill(0)
     pos = positions(g)
-    for n0, nb in _blocks(g, wt.shape[0], eps.itemsize, one):
+    for n0, nb in _blocks(g, wt.shape[0], eps.itemsize):
         dcol = _gemm(wt, _eps_columns(eps, g, n0, nb, one), nb, "dcol")  # (nb, K, M)
         dcol = dcol.reshape(nb, g.c, g.kh, g.kw, -1)
         dcol = dcol[..., : pos[0]] if g.wide else dcol.reshape(*dcol.shape[:4], *pos)
@@ -189,7 +188,7 @@ def _adjoint_input_correlate(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) ->
     wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(g.c, -1)
     one = one_gemm(g, wf.shape[1])
     delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
-    for n0, nb in _blocks(g, wf.shape[1], eps.itemsize, one):
+    for n0, nb in _blocks(g, wf.shape[1], eps.itemsize):
         el = scratch("eps_lead", (nb, g.o, plane), eps.dtype)
         el[..., :lead] = 0
         el[..., lead + g.ho * g.wp :] = 0
