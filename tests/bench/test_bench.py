@@ -66,3 +66,29 @@ def test_the_throughput_script_reports_images_per_second_and_its_split():
     result = _throughput(1, 1, 3)
     assert result["processes"] == 1 and result["images_per_second"] > 0
     assert result["compute_s_per_step"] > 0 and result["communicate_s_per_step"] >= 0
+
+
+def test_the_engine_table_and_the_seed_limit_print_every_engine_given(capsys):
+    """The report iterates over the engines the table holds (compiled ones included), marks
+    auto's pick, and puts the seed layer against the larger of its two bounds."""
+    from convprop.bench import report
+
+    table = {
+        "seconds": {
+            "im2col": {"F": 2e-4, "G_delta": 1e-4, "G_gw": 1e-4},
+            "a_compiled_engine": {"F": 1e-5, "G_delta": 1e-5, "G_gw": 2e-5},
+        },
+        "auto": {"F": "a_compiled_engine", "G_delta": "im2col", "G_gw": "a_compiled_engine"},
+        "fastest": dict.fromkeys(rows.ROLES, "a_compiled_engine"),
+        "role_gflop": rows.CONV_CASES["seed"].role_gflop,
+    }
+    report.print_engines({"seed": table}, peak=100.0)
+    out = capsys.readouterr().out
+    assert "a_compiled_engine" in out and "0.010*" in out and "0.100!" in out
+    limit = report.seed_limit(table, rows.CONV_CASES["seed"], peak=100.0, bandwidth=10.0)
+    assert limit["fastest_s"] == pytest.approx(4e-5)
+    assert limit["auto_s"] == pytest.approx(1e-5 + 1e-4 + 2e-5)
+    assert limit["memory_bound_s"] == pytest.approx(rows.CONV_CASES["seed"].gbytes / 10.0)
+    assert limit["bound_s"] == max(limit["memory_bound_s"], limit["flop_bound_s"])
+    report.print_seed_limit(limit, 10.0, 100.0)
+    assert "the limit" in capsys.readouterr().out

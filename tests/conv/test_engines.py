@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import convprop as cp
 from convprop import conv, jit, ops
 from convprop.conv import workspace
-from convprop.conv.engines import batch_last, compiled_method, numpy_method
+from convprop.conv.engines import batch_last, compiled_method, im2col, numpy_method
 from tests.conv.test_functions import (
     KINDS,
     each,
@@ -177,7 +177,7 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_byte
         r.standard_normal(5),
     )
     tz, tw, tb = (cp.Tensor(a, requires_grad=True, dtype=np.float64) for a in (z, w, b))
-    x = ops.conv2d(tz, tw, tb, kind=kind, **opts)
+    x = ops.conv2d(tz, tw, tb, kind=kind, method="batch_last", **opts)
     assert x.data.transpose(1, 2, 3, 0).flags.c_contiguous  # batch-last
     eps = r.standard_normal(x.shape)
     x.backward(eps)
@@ -274,13 +274,39 @@ def test_workspace_clear_releases_it_and_the_engines_rebuild_it():
     np.testing.assert_array_equal(conv.conv2d(z, w, method="im2col"), before)
 
 
+@pytest.mark.parametrize("one_gemm", [True, False], ids=["one-GEMM", "per-image"])
+@pytest.mark.parametrize("block_bytes", [1, 3000, 1 << 20], ids=["1-image", "few", "all"])
+@pytest.mark.parametrize("case", CASES[:5], ids=str)
+def test_im2col_gemm_layouts_and_blocks(case, block_bytes, one_gemm, monkeypatch):
+    """im2col's two GEMM layouts (one GEMM per block, one per image), blocks of one image, of
+    a few (the last one short) and of all, give PyTorch's numbers for F, G_delta and G_gw."""
+    monkeypatch.setattr(im2col, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(im2col, "ONE_GEMM_MACS", 0 if one_gemm else 1 << 62)
+    zs, ws, stride, padding, dilation = case
+    r = np.random.default_rng(3)
+    z, w = r.standard_normal(zs), r.standard_normal(ws)
+    opts = dict(stride=stride, padding=padding, dilation=dilation)
+    x_ref, grads = torch_reference(z, w, kind="convolution", **opts)
+    np.testing.assert_allclose(conv.conv2d(z, w, method="im2col", **opts), x_ref, atol=1e-10)
+    for o in (w.shape[0], 2 * w.shape[1]):  # G_delta by correlation (O <= C) and by col2im
+        w2 = r.standard_normal((o, *ws[1:]))
+        x_ref, grads = torch_reference(z, w2, kind="convolution", **opts)
+        eps = r.standard_normal(x_ref.shape)
+        gz, gw = grads(eps)
+        delta = conv.conv2d_adjoint_input(eps, w2, input_shape=zs, method="im2col", **opts)
+        g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=w2.shape, method="im2col", **opts)
+        np.testing.assert_allclose(delta, gz, atol=1e-10)
+        np.testing.assert_allclose(g_w, gw, atol=1e-9)
+
+
 @pytest.mark.parametrize(
     "zs, ws, padding, engine",
     [
         ((1, 1, 128, 128), (1, 1, 3, 3), 0, "shifted_runs"),  # the bench's rows
-        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "batch_last"),
+        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "im2col"),  # 25 patch rows: im2col
         ((64, 6, 14, 14), (16, 6, 5, 5), 0, "batch_last"),
         ((32, 64, 32, 32), (64, 64, 3, 3), 1, "im2col"),
+        ((64, 16, 28, 28), (16, 16, 3, 3), 1, "im2col"),  # the batch's patch over 8 MB
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, "fft"),
         ((3, 6, 14, 14), (16, 6, 5, 5), 0, "im2col"),  # fewer than 4 images
     ],

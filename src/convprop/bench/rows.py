@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -34,12 +35,24 @@ class ConvCase:
         return h + 2 * self.padding - kh + 1, w + 2 * self.padding - kw + 1
 
     @property
-    def gflop(self) -> float:
-        """Multiply-adds of F, G_delta and G_gw, each ``2 N O Ho Wo C kh kw`` flops."""
+    def role_gflop(self) -> float:
+        """Floating-point work of one role (F, G_delta or G_gw): ``2 N O Ho Wo C kh kw``."""
         n, c, _, _ = self.z_shape
         o, _, kh, kw = self.w_shape
         ho, wo = self.out_hw
-        return 3 * 2 * n * o * ho * wo * c * kh * kw / 1e9
+        return 2 * n * o * ho * wo * c * kh * kw / 1e9
+
+    @property
+    def gflop(self) -> float:
+        """Work of F, G_delta and G_gw together."""
+        return 3 * self.role_gflop
+
+    @property
+    def gbytes(self) -> float:
+        """Least memory traffic of F + G_delta + G_gw in float32: each role reads two of z, w,
+        x/eps and writes the third once, so each array is moved three times."""
+        x_size = self.z_shape[0] * self.w_shape[0] * prod(self.out_hw)
+        return 3 * 4 * (prod(self.z_shape) + prod(self.w_shape) + x_size) / 1e9
 
 
 CONV_CASES = {
@@ -52,6 +65,9 @@ CONV_CASES = {
         "conv F+G wide 32x64x32x32 -> 64, 3x3 p1", (32, 64, 32, 32), (64, 64, 3, 3), 1
     ),
     "large": ConvCase("conv F+G large 8x3x64x64 -> 16, 11x11", (8, 3, 64, 64), (16, 3, 11, 11)),
+    "resnet": ConvCase(
+        "conv F+G resnet 64x16x28x28 -> 16, 3x3 p1", (64, 16, 28, 28), (16, 16, 3, 3), 1
+    ),
 }
 
 
@@ -291,27 +307,49 @@ LENET_STEP_GFLOP = (
 )
 
 
+# Nominal work of the memory-bound rows (so that every row has a GFLOP/s): max-pool 2x2, three
+# comparisons per output for F and one add for G; cross-entropy about 5 flops a logit each way;
+# BatchNorm in training about 7 flops an element forward and 10 back. And their least traffic
+# in float32: each array read or written once per pass.
+MAX_POOL_GFLOP, MAX_POOL_GBYTES = (
+    4 * 64 * 6 * 14 * 14 / 1e9,
+    4 * 2 * 64 * 6 * (28 * 28 + 14 * 14) / 1e9,
+)
+CROSS_ENTROPY_GFLOP, CROSS_ENTROPY_GBYTES = 10 * 64 * 10 / 1e9, 4 * 3 * 64 * 10 / 1e9
+BATCH_NORM_GFLOP, BATCH_NORM_GBYTES = 17 * 64 * 16 * 28 * 28 / 1e9, 5 * 4 * 64 * 16 * 28 * 28 / 1e9
+CONV_TRANSPOSE_GBYTES = 3 * 4 * (32 * 16 * 14 * 14 + 32 * 8 * 28 * 28 + 16 * 8 * 4 * 4) / 1e9
+
+
 @dataclass(frozen=True)
 class Spec:
-    """A timed row: its label, its floating-point work and how each side builds it."""
+    """A timed row: its label, its floating-point work, its least memory traffic (GB, 0 if not
+    counted) and how each side builds it."""
 
     key: str
     label: str
     gflop: float = 0.0
     group: str = "conv"
+    gbytes: float = 0.0
 
 
 SPECS = [
-    *(Spec(k, c.label, c.gflop, "conv") for k, c in CONV_CASES.items()),
+    *(Spec(k, c.label, c.gflop, "conv", c.gbytes) for k, c in CONV_CASES.items()),
     Spec(
         "conv_transpose",
         "ConvTranspose2d F+G 32x16x14x14 -> 8, k4 s2 p1",
         CONV_TRANSPOSE_GFLOP,
         "conv",
+        CONV_TRANSPOSE_GBYTES,
     ),
-    Spec("max_pool", "max-pool 2x2 F+G 64x6x28x28", group="ops"),
-    Spec("cross_entropy", "cross-entropy F+G 64x10", group="ops"),
-    Spec("batch_norm", "BatchNorm2d F+G 64x16x28x28", group="ops"),
+    Spec("max_pool", "max-pool 2x2 F+G 64x6x28x28", MAX_POOL_GFLOP, "ops", MAX_POOL_GBYTES),
+    Spec(
+        "cross_entropy",
+        "cross-entropy F+G 64x10",
+        CROSS_ENTROPY_GFLOP,
+        "ops",
+        CROSS_ENTROPY_GBYTES,
+    ),
+    Spec("batch_norm", "BatchNorm2d F+G 64x16x28x28", BATCH_NORM_GFLOP, "ops", BATCH_NORM_GBYTES),
     Spec("lenet_step", "LeNet-5 training step, batch 64", LENET_STEP_GFLOP, group="train"),
 ]
 

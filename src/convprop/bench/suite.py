@@ -8,8 +8,11 @@ side's best time: on a shared or throttled machine the best of alternating round
 fairest estimate of both. Both sides get the same number of threads, ``CONVPROP_BENCH_THREADS``
 (default: every core): ``torch.set_num_threads`` and ``OPENBLAS_NUM_THREADS`` for NumPy.
 
-The float32 matrix-multiply peak of NumPy's BLAS is measured by the convprop worker at the
-start and the end of the run; each row's GFLOP/s is also given as a fraction of it.
+The float32 matrix-multiply peak of NumPy's BLAS and the memory bandwidth (a large array copy)
+are measured by the convprop worker at the start and the end of the run; each row's GFLOP/s
+and GB/s are given as fractions of them, and the seed's layer against its two bounds
+(:mod:`convprop.bench.report`). For every conv row the engine table times each engine of
+:data:`convprop.conv.ENGINES` that can compute it, role by role, and marks auto's pick.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from convprop.bench import report
 from convprop.conv import ENGINES as CONV_ENGINES
 
 GROUPS = ("conv", "ops", "train", "recipe", "mpi")
 ENGINES = tuple(CONV_ENGINES)  # the conv engine table's names, each forced in turn
 PAUSE_S = 0.25  # between the two sides: long enough for idle BLAS threads to stop spinning
-NOISE = 0.10  # engines within this fraction of the fastest count as tied in the engine table
+NOISE = report.NOISE
 
 
 @dataclass
@@ -41,18 +45,21 @@ class Row:
     torch_s: float
     gflop: float = 0.0  # floating-point work of one run, in 1e9 operations
     note: str = ""
+    gbytes: float = 0.0  # least memory traffic of one run, in 1e9 bytes (0: not counted)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
         return self.convprop_s / self.torch_s
 
-    def as_dict(self, peak_gflops: float) -> dict[str, Any]:
+    def as_dict(self, peak_gflops: float, bandwidth_gbs: float) -> dict[str, Any]:
         out = asdict(self)
         out["ratio"] = self.ratio
-        if self.gflop:
-            out["convprop_gflops"] = self.gflop / self.convprop_s
-            out["fraction_of_peak"] = self.gflop / self.convprop_s / peak_gflops
+        r = report.rates(self.gflop, self.gbytes, self.convprop_s, peak_gflops, bandwidth_gbs)
+        if "gflops" in r:
+            out.update(convprop_gflops=r["gflops"], fraction_of_peak=r["fraction_of_peak"])
+        if "gbs" in r:
+            out.update(convprop_gbs=r["gbs"], fraction_of_bandwidth=r["fraction_of_bandwidth"])
         return out
 
 
@@ -124,7 +131,13 @@ def engine_table(worker: Worker, key: str, quick: bool) -> dict[str, Any]:
     auto = rows.auto_methods(rows.CONV_CASES[key])
     fastest = {role: min(engines, key=lambda e, r=role: times[e][r]) for role in rows.ROLES}
     ok = {r: times[auto[r]][r] <= (1 + NOISE) * times[fastest[r]][r] for r in rows.ROLES}
-    return {"seconds": times, "auto": auto, "fastest": fastest, "auto_within_noise": ok}
+    return {
+        "seconds": times,
+        "auto": auto,
+        "fastest": fastest,
+        "auto_within_noise": ok,
+        "role_gflop": rows.CONV_CASES[key].role_gflop,
+    }
 
 
 def run_suite(
@@ -144,22 +157,27 @@ def run_suite(
     try:
         info = {side: w.call(op="info") for side, w in workers.items()}
         peak = workers["convprop"].call(op="peak")["gflops"]
+        bandwidth = workers["convprop"].call(op="bandwidth")["gbs"]
+        numba = info["convprop"].get("numba_threads")
         print(
-            f"float32 matmul peak (NumPy BLAS, 1024^3): {peak:.1f} GFLOP/s; threads: PyTorch "
-            f"{info['torch']['threads']}, NumPy BLAS {info['convprop']['threads']}; best of "
-            f"{rounds} alternating rounds, each side in its own process"
+            f"float32 matmul peak (NumPy BLAS, 1024^3): {peak:.1f} GFLOP/s; memory bandwidth "
+            f"(256 MB copy, read + write): {bandwidth:.1f} GB/s; threads: PyTorch "
+            f"{info['torch']['threads']}, NumPy BLAS {info['convprop']['threads']}, Numba "
+            f"{numba if numba else '- (not installed)'}; best of {rounds} alternating rounds, "
+            "each side in its own process"
         )
         results, engines, skipped = [], {}, []
         for spec in (s for s in rows.SPECS if s.group in groups):
             ours, theirs = alternate(workers, spec.key, rounds, repeat=3 if quick else 5)
-            row = Row(spec.label, ours, theirs, spec.gflop)
+            row = Row(spec.label, ours, theirs, spec.gflop, gbytes=spec.gbytes)
             if spec.key in rows.CONV_CASES:  # the engine table of a plain conv row
                 engines[spec.key] = engine_table(workers["convprop"], spec.key, quick)
                 auto = engines[spec.key]["auto"]
                 row.note = "auto: " + ", ".join(f"{r} {m}" for r, m in auto.items())
             results.append(row)
-            _print_row(row, peak)
+            _print_row(row, peak, bandwidth)
         peak_end = workers["convprop"].call(op="peak")["gflops"]
+        bandwidth_end = workers["convprop"].call(op="bandwidth")["gbs"]
     finally:
         for w in workers.values():
             w.close()
@@ -179,7 +197,7 @@ def run_suite(
     for group, make in made:
         if group in groups and (row := unless_skipped(lambda m=make: m(quick=quick))):
             results.append(row)
-            _print_row(row, peak)
+            _print_row(row, peak, bandwidth)
     distributed = unless_skipped(lambda: distributed_row(quick=quick)) if "mpi" in groups else None
     if distributed is not None:
         ips = distributed["images_per_second"]
@@ -189,75 +207,45 @@ def run_suite(
             f"({ips['ranks'] / ips['threads']:.2f}x); allreduce "
             f"{distributed['communicate_s_per_step'] * 1e3:.2f} ms of {step * 1e3:.2f} ms per step"
         )
+    limits = {}
     if engines:
-        _print_engines(engines)
-    print(f"float32 matmul peak at the end: {peak_end:.1f} GFLOP/s")
-    report = {
+        report.print_engines(engines, peak)
+    if "seed" in engines:
+        limits["seed"] = report.seed_limit(
+            engines["seed"], rows.CONV_CASES["seed"], peak, bandwidth
+        )
+        report.print_seed_limit(limits["seed"], bandwidth, peak)
+    print(
+        f"float32 matmul peak at the end: {peak_end:.1f} GFLOP/s; "
+        f"bandwidth {bandwidth_end:.1f} GB/s"
+    )
+    summary = {
         "info": {
             **info,
             "matmul_peak_gflops": peak,
             "matmul_peak_gflops_end": peak_end,
+            "bandwidth_gbs": bandwidth,
+            "bandwidth_gbs_end": bandwidth_end,
             "threads": threads,
             "rounds": rounds,
         },
-        "rows": [r.as_dict(peak) for r in results],
+        "rows": [r.as_dict(peak, bandwidth) for r in results],
         "engines": engines,
+        "limits": limits,
         "distributed": distributed,
         "skipped": skipped,
     }
     if out is not None:
-        out.write_text(json.dumps(report, indent=2) + "\n")
+        out.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"written to {out}")
-    return report
+    return summary
 
 
-def _print_row(row: Row, peak: float) -> None:
+def _print_row(row: Row, peak: float, bandwidth: float) -> None:
     if not getattr(_print_row, "header", False):
-        print(
-            f"{'row':<46} {'convprop':>10} {'PyTorch':>10} {'ratio':>7} {'GFLOP/s':>8} "
-            f"{'of peak':>8}"
-        )
+        report.header()
         _print_row.header = True  # type: ignore[attr-defined]
-    flops = (
-        f"{row.gflop / row.convprop_s:8.1f} {row.gflop / row.convprop_s / peak:8.1%}"
-        if row.gflop
-        else f"{'':>8} {'':>8}"
-    )
-    print(
-        f"{row.name:<46} {_fmt(row.convprop_s):>10} {_fmt(row.torch_s):>10} "
-        f"{row.ratio:>6.2f}x {flops}  {row.note}",
-        flush=True,
-    )
-
-
-def _print_engines(engines: dict[str, Any]) -> None:
-    """Per conv row and role: each engine's time; * marks auto's pick, ! a pick not fastest."""
-    print(
-        f"\nengines (convprop, ms; * = auto's pick, ! = auto's pick slower than the fastest by "
-        f"more than {NOISE:.0%}, the run-to-run noise)"
-    )
-    print(f"{'row':<8} {'role':<8} " + " ".join(f"{e:>9}" for e in ENGINES))
-    for key, table in engines.items():
-        for role, picked in table["auto"].items():
-            best = table["seconds"][table["fastest"][role]][role]
-            cells = []
-            for e in ENGINES:
-                if e not in table["seconds"]:  # an engine that cannot compute this row
-                    cells.append(f"{'-':>9} ")
-                    continue
-                mark = "*" if e == picked else " "
-                if e == picked and table["seconds"][e][role] > (1 + NOISE) * best:
-                    mark = "!"
-                cells.append(f"{table['seconds'][e][role] * 1e3:8.3f}{mark}")
-            print(f"{key:<8} {role:<8} " + " ".join(cells))
-
-
-def _fmt(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.0f} us"
+    report.print_row(row, peak, bandwidth)
 
 
 def add_arguments(parser: Any) -> None:

@@ -5,6 +5,7 @@ per line on stdin and answers one JSON line on stdout:
 
     {"op": "time", "row": KEY, "variant": V, "repeat": R, "min_seconds": S}  -> {"seconds": t}
     {"op": "peak"}                                 -> {"gflops": float32 matmul GFLOP/s}
+    {"op": "bandwidth"}                            -> {"gbs": GB/s of a large array copy}
     {"op": "info"}                                 -> thread counts and versions
 
 The suite starts one worker per side and alternates between them, so that each side runs on
@@ -47,6 +48,16 @@ def matmul_peak_gflops(n: int = 1024) -> float:
     return 2 * n**3 / best_time(lambda: a @ b, repeat=5) / 1e9
 
 
+def copy_bandwidth_gbs(nbytes: int = 1 << 28) -> float:
+    """Memory bandwidth now: bytes read and written per second by NumPy copying a float32
+    array of ``nbytes`` (256 MB: far beyond the caches) into another, best of a few."""
+    import numpy as np
+
+    a = np.ones(nbytes // 4, np.float32)
+    b = np.empty_like(a)
+    return 2 * nbytes / best_time(lambda: np.copyto(b, a), repeat=5, min_seconds=0.0) / 1e9
+
+
 def info(side: str) -> dict[str, Any]:
     import numpy as np
 
@@ -62,8 +73,11 @@ def info(side: str) -> dict[str, Any]:
 
         out.update(torch=torch.__version__, threads=torch.get_num_threads())
     else:
+        from convprop import jit
+
         blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
         out["threads"] = int(blas) if blas else os.cpu_count()
+        out["numba_threads"] = jit.threads() if jit.available() else None
     return out
 
 
@@ -78,6 +92,7 @@ def main() -> None:
         from convprop.memory import retain_freed_memory
 
         retain_freed_memory()
+        # the compiled engines get the threads PyTorch and the BLAS get (a no-op without Numba)
         jit.set_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
     from convprop.bench import rows
 
@@ -97,6 +112,8 @@ def main() -> None:
             reply: dict[str, Any] = {"seconds": seconds}
         elif op == "peak":
             reply = {"gflops": matmul_peak_gflops()}
+        elif op == "bandwidth":
+            reply = {"gbs": copy_bandwidth_gbs()}
         elif op == "info":
             reply = info(side)
         else:

@@ -110,21 +110,28 @@ def numpy_method(g: ConvGeometry) -> str:
     """The NumPy engine for geometry ``g`` (the rule without Numba).
 
     Calibrated on the engine table of ``convprop bench`` (float32, 2 cores, each engine forced
-    in turn on each row) and the kernel sweep of ``convprop.bench.scaling``:
+    in turn on each row and role) and the kernel sweep of ``convprop.bench.scaling``:
 
     * stride 1 and a kernel of 64 taps or more (8x8 and up): fft, whose cost grows with the
       image and not with the kernel (11x11 on 8x3x64x64: F and G_gw about even with im2col,
       G_delta half of it; 15x15: about half of im2col throughout);
     * one channel in and out, stride 1 (the seed's layer): shifted_runs;
-    * a batch of 4 or more small images (``Ho * Wp <= 1024``, LeNet's): batch_last, whose
-      GEMMs are large enough to run the BLAS well and whose results stay batch-last;
+    * a batch of 4 or more small images (``Ho * Wp <= 1024``) with 64 or more patch rows
+      (``C*kh*kw``), the whole batch's patch in one block: batch_last, whose one GEMM is then
+      large enough to run the BLAS well (LeNet-2: 2.1 ms F+G against im2col's 2.9). With fewer
+      rows (LeNet-1's 25) the GEMMs are cheap and the transposes to and from the batch-last
+      layout are not (LeNet-1: im2col 2.3 ms, batch_last 4.5 ms at the public functions, the
+      LeNet-5 step the same either way); over several blocks (the resnet row's 29 MB of patch)
+      im2col's one GEMM per block is faster (15 ms against 24);
     * otherwise im2col.
     """
     if g.wide and g.kh * g.kw >= 64:
         return "fft"
     if g.c == g.o == 1 and g.wide:
         return "shifted_runs"
-    if g.n >= 4 and g.ho * g.wp <= 1024:
+    rows = g.c * g.kh * g.kw
+    one_block = rows * g.ho * g.wo * g.n * 4 <= batch_last.BATCH_BYTES  # float32
+    if g.n >= 4 and g.ho * g.wp <= 1024 and rows >= 64 and one_block:
         return "batch_last"
     return "im2col"
 
