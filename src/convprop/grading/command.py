@@ -118,18 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the findings as a JSON list (for graders)"
     )
-    parser.add_argument(
-        "--sandbox",
-        choices=sandbox.MODES,
-        default="auto",
-        help="run the file under bubblewrap: auto (when it can), on (or refuse), off",
-    )
-    parser.add_argument(
-        "--memory",
-        default="2G",
-        metavar="SIZE",
-        help="address-space limit of the sandboxed file (2G)",
-    )
+    sandbox.add_arguments(parser, "the file")
     parser.add_argument(
         "--batch", metavar="DIR", help="check every .py file in DIR: one CSV row per file"
     )

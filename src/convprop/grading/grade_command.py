@@ -41,18 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="submissions graded at once (min(4, CPUs))",
     )
-    parser.add_argument(
-        "--sandbox",
-        choices=sandbox.MODES,
-        default="auto",
-        help="run each submission under bubblewrap: auto (when it can), on (or refuse), off",
-    )
-    parser.add_argument(
-        "--memory",
-        default="2G",
-        metavar="SIZE",
-        help="address-space limit of each sandboxed submission (2G)",
-    )
+    sandbox.add_arguments(parser, "each submission")
     parser.add_argument(
         "--timeout",
         type=float,

@@ -25,6 +25,7 @@ process).
 
 from __future__ import annotations
 
+import argparse
 import functools
 import itertools
 import json
@@ -251,6 +252,23 @@ def make(
     return replace(
         Sandbox(bwrap), hide=tuple(hide), **{k: v for k, v in chosen.items() if v is not None}
     ), ""
+
+
+def add_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The ``--sandbox`` and ``--memory`` flags of ``convprop check`` and ``convprop grade``
+    (``what``: the code run, e.g. "the file" or "each submission")."""
+    parser.add_argument(
+        "--sandbox",
+        choices=MODES,
+        default="auto",
+        help=f"run {what} under bubblewrap: auto (when it can), on (or refuse), off",
+    )
+    parser.add_argument(
+        "--memory",
+        default="2G",
+        metavar="SIZE",
+        help=f"address-space limit of {what}, sandboxed (2G)",
+    )
 
 
 def parse_size(text: str) -> int:
