@@ -9,7 +9,7 @@ accuracy at the end, the images and epochs.
 The convprop side is ``convprop train`` itself (:func:`convprop.train.train` with the recipe's
 configuration), so the command below reproduces it:
 
-    convprop train --dataset fashion-mnist --model resnet --width 16 --depth 8 --epochs 15 \\
+    convprop train --dataset fashion-mnist --model resnet --width 16 --depth 8 --epochs 8 \\
         --batch-size 128 --lr 0.1 --momentum 0.9 --nesterov --weight-decay 5e-4 \\
         --schedule cosine --out runs/resnet-fashion
 
@@ -18,7 +18,7 @@ over the same batches (the DataLoader's order for the seed at each epoch), with
 ``torch.optim.SGD`` and ``CosineAnnealingLR`` stepped per epoch: the same algorithm.
 
 Sizes, from the environment (the full recipe is the default; a subset checks the plumbing):
-``CONVPROP_RECIPE_EPOCHS`` (15), ``CONVPROP_RECIPE_LIMIT`` (training images, 60000) and
+``CONVPROP_RECIPE_EPOCHS`` (8), ``CONVPROP_RECIPE_LIMIT`` (training images, 60000) and
 ``CONVPROP_RECIPE_TEST_LIMIT`` (test images, 10000).
 """
 
@@ -40,7 +40,7 @@ RECIPE: dict[str, Any] = dict(
     model="resnet",
     width=16,
     depth=8,  # 6n+2 with n = 1: one BasicBlock per stage
-    epochs=15,
+    epochs=8,
     batch_size=128,
     lr=0.1,
     momentum=0.9,
