@@ -142,6 +142,8 @@ class Sandbox:
         argv = [self.bwrap, "--clearenv"]
         for key, value in {**ENV, **_numpy_path()}.items():
             argv += ["--setenv", key, value]
+        # the private /tmp first: a Python or NumPy that lives under /tmp is bound over it
+        argv += ["--perms", "1777", "--size", str(int(self.tmp_bytes)), "--tmpfs", "/tmp"]
         binds = bound_folders()
         parents = sorted({str(a) for b in binds for a in Path(b).parents if str(a) != "/"})
         for folder in parents:  # made here, else bwrap copies the host's mode (/root: 0700)
@@ -153,7 +155,6 @@ class Sandbox:
             if any(real == b or real.startswith(b.rstrip("/") + "/") for b in binds):
                 argv += ["--tmpfs", real, "--remount-ro", real]
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        argv += ["--perms", "1777", "--size", str(int(self.tmp_bytes)), "--tmpfs", "/tmp"]
         argv += ["--chdir", "/tmp", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
         argv += ["--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
         if root:
