@@ -45,10 +45,11 @@ def test_no_numba_switch_and_importing_convprop_imports_no_numba():
     assert _run(code, CONVPROP_NO_NUMBA="1") == "False False"
 
 
-def test_compiled_threads_follow_the_blas_threads_from_the_environment():
+def test_compiled_loops_run_on_one_thread_unless_asked():
     pytest.importorskip("numba")
     code = "from convprop import jit; print(jit.threads())"
-    assert _run(code, OPENBLAS_NUM_THREADS="1") == "1"
-    assert _run(code, OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="2") == "2"
+    assert _run(code) == "1"
+    assert _run(code, OPENBLAS_NUM_THREADS="2") == "1"
+    assert _run(code, NUMBA_NUM_THREADS="2") == str(min(2, os.cpu_count()))
     set_first = "from convprop import jit; jit.set_threads(2); print(jit.threads())"
-    assert _run(set_first, OPENBLAS_NUM_THREADS="1") == str(min(2, os.cpu_count()))
+    assert _run(set_first) == str(min(2, os.cpu_count()))

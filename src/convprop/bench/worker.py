@@ -88,12 +88,11 @@ def main() -> None:
 
         torch.set_num_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
     else:  # as convprop train does (PyTorch has its own caching allocator)
-        from convprop import jit
         from convprop.memory import retain_freed_memory
 
         retain_freed_memory()
-        # the compiled engines get the threads PyTorch and the BLAS get (a no-op without Numba)
-        jit.set_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
+        # the compiled loops keep convprop's default, one thread (convprop.jit: measured faster
+        # between the BLAS's multithreaded GEMMs than as many threads as the BLAS)
     from convprop.bench import rows
 
     built: dict[tuple[str, str], Callable[[], Any]] = {}
