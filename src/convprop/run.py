@@ -140,6 +140,7 @@ def prepare(
     comm = comm or Serial()
     state = load_checkpoint(resume) if resume is not None else None
     stored = state.extra.get("normalisation") if state is not None and config.normalize else None
+    measure = split is None and config.normalize and not stored  # a caller's split is as given
     split = split or load_dataset(
         config.dataset,
         config.data_dir,
@@ -147,7 +148,7 @@ def prepare(
         normalize=stored or False,  # a resumed run reuses the checkpoint's mean and std
     )
     split, val = hold_out(split, config.val_split, config.seed)
-    if config.normalize and not stored:  # measured on the training set left after the split
+    if measure:  # the mean and std of the training set left after the split
         split = normalized(split, True)
         if val is not None:
             val = ArrayDataset(Normalize(split.mean, split.std)(val.images), val.labels)
