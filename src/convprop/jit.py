@@ -53,7 +53,7 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
                 raise RuntimeError(f"{fn.__name__}: {MISSING}")
             import numba
 
-            _match_blas_threads()
+            _default_threads()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         return jitted[0](*args)
 
@@ -74,7 +74,7 @@ def __getattr__(name: str) -> Any:
 
 
 @functools.cache
-def _match_blas_threads() -> None:
+def _default_threads() -> None:
     """Once, at the first compile: one thread for the compiled loops, unless
     ``NUMBA_NUM_THREADS`` is set (or :func:`set_threads` is called after).
 
@@ -96,7 +96,7 @@ def threads() -> int:
         return 1
     import numba
 
-    _match_blas_threads()
+    _default_threads()
     return int(numba.get_num_threads())
 
 
@@ -106,5 +106,5 @@ def set_threads(n: int) -> None:
     if available():
         import numba
 
-        _match_blas_threads()  # done first, so that this choice stands
+        _default_threads()  # done first, so that this choice stands
         numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
