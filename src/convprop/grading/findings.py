@@ -113,8 +113,26 @@ class Finding:
         return d
 
 
+class FindingsOutput:
+    """What a report's ``findings`` give: their codes, and the list or JSON for graders
+    (shared by :class:`Report` and :class:`~convprop.grading.layer_check.LayerReport`)."""
+
+    findings: list[Finding]
+
+    @property
+    def codes(self) -> list[str]:
+        return [f.code for f in self.findings]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [f.to_dict() for f in self.findings]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The findings as a JSON list of objects (``[]`` for a right submission)."""
+        return json.dumps(self.to_list(), indent=indent)
+
+
 @dataclass
-class Report:
+class Report(FindingsOutput):
     """The diagnosis of one submission: ``ok``, the findings, and what each part computes."""
 
     source: str
@@ -131,17 +149,6 @@ class Report:
 
     def __bool__(self) -> bool:
         return self.ok
-
-    @property
-    def codes(self) -> list[str]:
-        return [f.code for f in self.findings]
-
-    def to_list(self) -> list[dict[str, Any]]:
-        return [f.to_dict() for f in self.findings]
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The findings as a JSON list of objects (``[]`` for a right submission)."""
-        return json.dumps(self.to_list(), indent=indent)
 
     def __str__(self) -> str:
         lines = [

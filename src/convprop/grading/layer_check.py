@@ -9,19 +9,18 @@ where it is wrong.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convprop.grading.findings import SEVERITIES, Finding, _plural, _wrapped
+from convprop.grading.findings import SEVERITIES, Finding, FindingsOutput, _plural, _wrapped
 from convprop.grading.layers import PartResult, judge
 from convprop.grading.submission import Submission
 
 
 @dataclass
-class LayerReport:
+class LayerReport(FindingsOutput):
     """The verdict on one layer of one file: a :class:`PartResult` per part."""
 
     source: str
@@ -41,17 +40,6 @@ class LayerReport:
     @property
     def findings(self) -> list[Finding]:
         return [f for r in self.parts.values() for f in r.findings]
-
-    @property
-    def codes(self) -> list[str]:
-        return [f.code for f in self.findings]
-
-    def to_list(self) -> list[dict[str, Any]]:
-        return [f.to_dict() for f in self.findings]
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The findings as a JSON list of objects (``[]`` for a right submission)."""
-        return json.dumps(self.to_list(), indent=indent)
 
     def __str__(self) -> str:
         lines = [f"convprop check: {self.source} ({self.layer}, {self.convention} convention)"]
