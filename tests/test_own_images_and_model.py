@@ -12,36 +12,9 @@ import pytest
 from convprop.checkpoint import load_checkpoint
 from convprop.cli import main
 from tests.data.images import write_data_dir
+from tests.test_model_file import RESIDUAL  # a residual CNN with BatchNorm
 
 pytest.importorskip("PIL")
-
-MODEL_FILE = '''
-from convprop import nn
-
-
-class Block(nn.Module):
-    """x = relu(bn(conv(z)) + z): a residual block with BatchNorm."""
-
-    def __init__(self, c, rng):
-        super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False, rng=rng)
-        self.bn = nn.BatchNorm2d(c)
-        self.relu = nn.ReLU()
-
-    def forward(self, z):
-        return self.relu(self.bn(self.conv(z)) + z)
-
-
-def build(in_channels, num_classes, image_size, rng):
-    return nn.Sequential(
-        nn.Conv2d(in_channels, 8, 3, padding=1, rng=rng),
-        nn.ReLU(),
-        Block(8, rng),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(8, num_classes, rng=rng),
-    )
-'''
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +25,7 @@ def _no_user_cache(monkeypatch, tmp_path):
 def test_folder_model_file_augment_evaluate_and_resume(tmp_path, capsys):
     data = write_data_dir(tmp_path / "d", colour=True)
     model = tmp_path / "my_model.py"
-    model.write_text(MODEL_FILE)
+    model.write_text(RESIDUAL)
     train = ["train", "--dataset", "folder", "--data-dir", str(data), "--model",
              f"{model}:build", "--augment", "crop=2,hflip", "--batch-size", "6"]  # fmt: skip
     run = tmp_path / "D_RUN"
