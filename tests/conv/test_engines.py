@@ -164,9 +164,13 @@ OP_OPTIONS = [
 @pytest.mark.parametrize("block_bytes", [batch_last.BATCH_BYTES, 1])  # one block; 1 image each
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("opts", OP_OPTIONS, ids=str)
-def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_bytes, monkeypatch):
+@pytest.mark.parametrize("method", each(["batch_last", "numba_batch_last"]))
+def test_op_with_bias_folded_and_patch_kept_matches_torch(
+    kind, opts, block_bytes, method, monkeypatch
+):
     """ops.conv2d on a batch of small images: bias in F's GEMM, F's patch reused by G_gw,
-    results handed on batch-last ((C, H, W, N) views), with padding, stride and dilation."""
+    results handed on batch-last ((C, H, W, N) views), with padding, stride and dilation;
+    NumPy's and the compiled packing and col2im, over one block and over several."""
     torch = torch_module()
     tF = torch.nn.functional
     monkeypatch.setattr(batch_last, "BATCH_BYTES", block_bytes)
@@ -177,7 +181,7 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(kind, opts, block_byte
         r.standard_normal(5),
     )
     tz, tw, tb = (cp.Tensor(a, requires_grad=True, dtype=np.float64) for a in (z, w, b))
-    x = ops.conv2d(tz, tw, tb, kind=kind, method="batch_last", **opts)
+    x = ops.conv2d(tz, tw, tb, kind=kind, method=method, **opts)
     assert x.data.transpose(1, 2, 3, 0).flags.c_contiguous  # batch-last
     eps = r.standard_normal(x.shape)
     x.backward(eps)
@@ -323,7 +327,7 @@ def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
     [
         ((1, 1, 128, 128), (1, 1, 3, 3), 0, "numba_direct"),  # the bench's rows
         ((64, 1, 28, 28), (6, 1, 5, 5), 2, None),
-        ((64, 6, 14, 14), (16, 6, 5, 5), 0, None),
+        ((64, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_last"),  # batch_last's rows
         ((32, 64, 32, 32), (64, 64, 3, 3), 1, None),
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
         ((64, 16, 28, 28), (16, 16, 3, 3), 1, None),
@@ -336,6 +340,16 @@ def test_compiled_rule(zs, ws, padding, engine):
     g = conv.conv_geometry(zs, ws, padding=padding)
     assert compiled_method(g) == engine
     assert conv.choose_method(zs, ws, padding=padding) == (engine or numpy_method(g))
+
+
+def test_compiled_rule_follows_batch_last():
+    """Where the NumPy rule picks batch_last, Numba's rule picks its compiled twin: the
+    transposed convolution of the bench (k4 s2 p1 on 32x16x14x14) among them."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    g = conv.conv_transpose_geometry((32, 16, 14, 14), (16, 8, 4, 4), stride=2, padding=1)
+    assert numpy_method(g) == "batch_last"
+    assert compiled_method(g) == "numba_batch_last"
 
 
 # ------------------------------------------------------------------ layers

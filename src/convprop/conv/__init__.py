@@ -71,6 +71,8 @@ memory layout with ``contiguous=False``.
 * ``"fft"``: products of spectra from ``numpy.fft``, for large kernels;
 * ``"numba_direct"``: the seed's formula as compiled loops over runs of positions (Numba, the
   ``fast`` extra), stride 1, for few channels;
+* ``"numba_batch_last"``: batch_last with its col2im (a gather, each number written once)
+  and its strided packing as compiled loops (Numba);
 * ``"numba_im2col"``: the patch packed and col2im done by compiled loops around the GEMMs
   (Numba); forcing a compiled engine without Numba raises ImportError naming the extra;
 * ``"auto"`` (default): one rule, :func:`choose_method`: the compiled engine measured faster

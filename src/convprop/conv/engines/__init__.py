@@ -22,7 +22,16 @@ import numpy as np
 from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 
-from . import batch_last, direct, fft, im2col, numba_direct, numba_im2col, shifted_runs
+from . import (
+    batch_last,
+    direct,
+    fft,
+    im2col,
+    numba_batch_last,
+    numba_direct,
+    numba_im2col,
+    shifted_runs,
+)
 
 
 class Engine(NamedTuple):
@@ -72,6 +81,14 @@ ENGINES: dict[str, Engine] = {
         "compiled loops of the seed's formula, row by row (Numba; few channels)",
         compiled=True,
     ),
+    "numba_batch_last": Engine(
+        numba_batch_last.supports,
+        numba_batch_last.forward,
+        numba_batch_last.adjoint_input,
+        numba_batch_last.adjoint_weight,
+        "batch_last with its patch packing and col2im as compiled loops (Numba)",
+        compiled=True,
+    ),
     "numba_im2col": _plain(
         numba_im2col,
         "a compiled patch packing and col2im around one GEMM per block (Numba)",
@@ -106,6 +123,8 @@ def compiled_method(g: ConvGeometry) -> str | None:
         return None
     if g.c == g.o == 1 and ENGINES["numba_direct"].supports(g):
         return "numba_direct"
+    if numpy_method(g) == "batch_last":
+        return "numba_batch_last"
     return None
 
 

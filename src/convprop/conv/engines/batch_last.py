@@ -37,6 +37,9 @@ functions of :mod:`convprop.conv` return C-contiguous copies unless asked
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
 from convprop.conv import workspace
@@ -54,30 +57,69 @@ def _blocks(g: ConvGeometry, itemsize: int):
         yield n0, min(g.n, n0 + nb)
 
 
-def _patch(z, g, n0, n1, rows=None, ones=False) -> np.ndarray:
-    """The patch matrix of images n0..n1, ``(C*kh*kw, Ho*Wo*nb)``, via ``(C, Hp, Wp, nb)``.
+def pack(zt: np.ndarray, g: ConvGeometry, rows: np.ndarray) -> None:
+    """``rows[c, a, b, i, j, n] = zp[c, s*i + d*a, s*j + d*b, n]``: the patch of a block
+    from its input ``zt`` ``(C, H, W, nb)`` (a view of any strides; zp: zt zero-padded), into
+    ``rows`` ``(C, kh, kw, Ho, Wo, nb)`` (any strides): a strided copy of zp, made batch-last
+    and padded by one copy unless zt is batch-last memory already and unpadded."""
+    if g.padded or not zt.flags.c_contiguous:
+        zp = scratch("padded", (g.c, g.hp, g.wp, zt.shape[3]), zt.dtype)
+        if g.padded:
+            zp.fill(0)
+        zp[:, g.pt : g.pt + g.h, g.pl : g.pl + g.w] = zt
+        zt = zp
+    sc, sy, sx, sn = zt.strides
+    view = np.ndarray(
+        rows.shape,
+        zt.dtype,
+        buffer=zt.reshape(-1),
+        strides=(sc, g.dh * sy, g.dw * sx, g.sh * sy, g.sw * sx, sn),
+    )
+    np.copyto(rows, view)
+
+
+def col2im(dcol: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    """``out[c, y, x, n] = sum dcol[c, a, b, i, j, n]`` over the taps and positions with
+    ``(s*i + d*a, s*j + d*b) = (y + pt, x + pl)``: ``dcol`` ``(C, kh, kw, Ho, Wo, nb)`` added
+    back onto a zeroed padded block tap by tap (a strided addition each), then cropped into
+    ``out`` ``(C, H, W, nb)``."""
+    if g.padded or not out.flags.c_contiguous:
+        dzt = scratch("delta", (g.c, g.hp, g.wp, dcol.shape[-1]), dcol.dtype)
+    else:
+        dzt = out
+    dzt.fill(0)
+    for a in range(g.kh):
+        rows = slice(a * g.dh, a * g.dh + (g.ho - 1) * g.sh + 1, g.sh)
+        for b in range(g.kw):
+            dzt[:, rows, b * g.dw : b * g.dw + (g.wo - 1) * g.sw + 1 : g.sw] += dcol[:, a, b]
+    if dzt is not out:
+        out[...] = dzt[:, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
+
+
+class Kernels(NamedTuple):
+    """The two loops around the GEMMs: :func:`pack` and :func:`col2im` here, compiled ones in
+    :mod:`.numba_batch_last` (the same formulas)."""
+
+    pack: Callable[[np.ndarray, ConvGeometry, np.ndarray], None]
+    col2im: Callable[[np.ndarray, ConvGeometry, np.ndarray], None]
+
+
+NUMPY = Kernels(pack, col2im)
+
+
+def _patch(z, g, n0, n1, rows=None, ones=False, kernels: Kernels = NUMPY) -> np.ndarray:
+    """The patch matrix of images n0..n1, ``(C*kh*kw, Ho*Wo*nb)``, via ``(C, H, W, nb)``.
 
     ``rows``: an array to fill instead of the scratch patch; with ``ones``, it has one more
     row, set to ones, so that one GEMM also adds a bias (F) or sums eps for it (G_gw).
     """
     nb = n1 - n0
-    zt = z[n0:n1].transpose(1, 2, 3, 0)  # a batch-last input of a single block: no copy
-    if g.padded or not zt.flags.c_contiguous:
-        zt = scratch("padded", (g.c, g.hp, g.wp, nb), z.dtype)
-        if g.padded:
-            zt.fill(0)
-        zt[:, g.pt : g.pt + g.h, g.pl : g.pl + g.w] = z[n0:n1].transpose(1, 2, 3, 0)
-    sc, sy, sx, sn = zt.strides
-    view = np.ndarray(
-        (g.c, g.kh, g.kw, g.ho, g.wo, nb),
-        zt.dtype,
-        buffer=zt.reshape(-1),
-        strides=(sc, g.dh * sy, g.dw * sx, g.sh * sy, g.sw * sx, sn),
-    )
+    zt = z[n0:n1].transpose(1, 2, 3, 0)  # batch-last memory (a view) if z is, else strided
     k = g.c * g.kh * g.kw
     if rows is None:
-        rows = scratch("patch", (k, view[0, 0, 0].size), zt.dtype)
-    np.copyto(rows[:k].reshape(view.shape), view)  # rows may be a column slice: still a view
+        rows = scratch("patch", (k, g.ho * g.wo * nb), zt.dtype)
+    # rows may be a column slice: the reshape is still a view
+    kernels.pack(zt, g, rows[:k].reshape(g.c, g.kh, g.kw, g.ho, g.wo, nb))
     if ones:
         rows[k] = 1
     return rows
@@ -98,7 +140,12 @@ def supports(g: ConvGeometry) -> bool:
 
 
 def forward(
-    z: np.ndarray, w: np.ndarray, g: ConvGeometry, b: np.ndarray | None = None, keep: bool = False
+    z: np.ndarray,
+    w: np.ndarray,
+    g: ConvGeometry,
+    b: np.ndarray | None = None,
+    keep: bool = False,
+    kernels: Kernels = NUMPY,
 ) -> np.ndarray:
     """F: ``X = [w | b] @ [patch; 1]`` per block (no ones row without b), into ``xt``
     ``(O, Ho, Wo, N)``; returns the view ``xt.transpose(3, 0, 1, 2)``, ``(N, O, Ho, Wo)``.
@@ -123,7 +170,8 @@ def forward(
         else:
             rows = scratch("patch", (k, cols), z.dtype)
         out = xt if len(blocks) == 1 else scratch("out", (g.o, g.ho, g.wo, n1 - n0), z.dtype)
-        np.matmul(w2, _patch(z, g, n0, n1, rows, ones=b is not None), out=out.reshape(g.o, -1))
+        patch = _patch(z, g, n0, n1, rows, b is not None, kernels)
+        np.matmul(w2, patch, out=out.reshape(g.o, -1))
         if out is not xt:
             xt[..., n0:n1] = out
     if patches is not None:
@@ -131,7 +179,13 @@ def forward(
     return xt.transpose(3, 0, 1, 2)
 
 
-def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: bool = False):
+def adjoint_weight(
+    eps: np.ndarray,
+    z: np.ndarray,
+    g: ConvGeometry,
+    with_bias: bool = False,
+    kernels: Kernels = NUMPY,
+):
     """G_gw: ``g_w = E @ patch^T``, summed over the blocks; returns ``(g_w, g_b)``, ``g_b =
     sum_{n, i, j} eps`` if ``with_bias`` (else None).
 
@@ -144,7 +198,7 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
     for i, (n0, n1) in enumerate(_blocks(g, z.itemsize)):
         e = _eps_block(eps, g, n0, n1)
         if patches is None:
-            ext += _gram(_patch(z, g, n0, n1), e)
+            ext += _gram(_patch(z, g, n0, n1, kernels=kernels), e)
         else:
             ext += _gram(patches[i, :, : g.ho * g.wo * (n1 - n0)], e)
     g_w = ext[:, :k].reshape(g.o, g.c, g.kh, g.kw)
@@ -161,30 +215,17 @@ def _gram(patch: np.ndarray, e: np.ndarray) -> np.ndarray:
     return (patch @ e.T).T
 
 
-def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """G_delta: ``dcol = w^T @ E``, added back through the windows tap by tap (col2im).
+def adjoint_input(
+    eps: np.ndarray, w: np.ndarray, g: ConvGeometry, kernels: Kernels = NUMPY
+) -> np.ndarray:
+    """G_delta: ``dcol = w^T @ E``, added back through the windows (:func:`col2im`).
 
     Returns ``delta`` ``(N, C, H, W)`` as a view of batch-last ``(C, H, W, N)`` memory."""
     wt = np.ascontiguousarray(w.reshape(g.o, -1).T)  # (C*kh*kw, O)
-    blocks = list(_blocks(g, eps.itemsize))
-    into_result = len(blocks) == 1 and not g.padded  # col2im straight into the result
-    dt = None if into_result else np.empty((g.c, g.h, g.w, g.n), eps.dtype)
-    rows = [slice(a * g.dh, a * g.dh + (g.ho - 1) * g.sh + 1, g.sh) for a in range(g.kh)]
-    cols = [slice(b * g.dw, b * g.dw + (g.wo - 1) * g.sw + 1, g.sw) for b in range(g.kw)]
-    for n0, n1 in blocks:
+    dt = np.empty((g.c, g.h, g.w, g.n), eps.dtype)
+    for n0, n1 in _blocks(g, eps.itemsize):
         nb = n1 - n0
         dcol = scratch("patch", (g.c * g.kh * g.kw, g.ho * g.wo * nb), eps.dtype)
         np.matmul(wt, _eps_block(eps, g, n0, n1), out=dcol)
-        dcol = dcol.reshape(g.c, g.kh, g.kw, g.ho, g.wo, nb)
-        if into_result:
-            dzt = np.zeros((g.c, g.hp, g.wp, nb), eps.dtype)
-        else:
-            dzt = scratch("delta", (g.c, g.hp, g.wp, nb), eps.dtype)
-            dzt.fill(0)
-        for a in range(g.kh):
-            for b in range(g.kw):
-                dzt[:, rows[a], cols[b]] += dcol[:, a, b]
-        if into_result:
-            return dzt.transpose(3, 0, 1, 2)
-        dt[..., n0:n1] = dzt[:, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
+        kernels.col2im(dcol.reshape(g.c, g.kh, g.kw, g.ho, g.wo, nb), g, dt[..., n0:n1])
     return dt.transpose(3, 0, 1, 2)
