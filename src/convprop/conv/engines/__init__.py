@@ -109,15 +109,16 @@ def compiled_method(g: ConvGeometry) -> str | None:
     """The compiled engine for ``g`` where one measured faster than the NumPy engines, else
     None (and None without Numba).
 
-    Measured per role on the bench's conv rows (float32, 2 cores, interleaved, best of
-    several rounds; ``docs/performance.md``):
+    Measured per role on the bench's conv rows and in the LeNet-5 step (float32, 2 cores,
+    interleaved, best of several rounds; ``docs/performance.md``):
 
     * one channel in and out (the seed's layer), stride 1 along the rows: numba_direct, the
       formula's loops with no patch at all;
-    * otherwise None: the BLAS engines of :func:`numpy_method`. LeNet's first layer
-      (1 -> 6) is faster alone on numba_direct (F+G 3.4 ms against 5.9, one thread), but the
-      LeNet-5 step is slower with it (6.5 ms against 5.2-5.3, one thread, three interleaved
-      rounds): its output is not in the layout the next pool and layer read fastest.
+    * where the NumPy rule picks batch_last (a batch of small images, :func:`small_images`):
+      numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
+      transposed convolution's k4 s2 layer F+G 2.07 -> 1.56 ms; the LeNet-5 step with both
+      of LeNet's layers on it 4.36 -> 4.02 ms against both on im2col);
+    * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
         return None
@@ -126,6 +127,13 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if numpy_method(g) == "batch_last":
         return "numba_batch_last"
     return None
+
+
+def small_images(g: ConvGeometry) -> bool:
+    """A batch of 4 or more small images (``Ho * Wp <= 1024``) whose whole patch is one
+    block of the batch-last engines (:data:`batch_last.BATCH_BYTES`)."""
+    one_block = g.c * g.kh * g.kw * g.ho * g.wo * g.n * 4 <= batch_last.BATCH_BYTES  # float32
+    return g.n >= 4 and g.ho * g.wp <= 1024 and one_block
 
 
 def numpy_method(g: ConvGeometry) -> str:
@@ -138,22 +146,21 @@ def numpy_method(g: ConvGeometry) -> str:
       image and not with the kernel (11x11 on 8x3x64x64: F and G_gw about even with im2col,
       G_delta half of it; 15x15: about half of im2col throughout);
     * one channel in and out, stride 1 (the seed's layer): shifted_runs;
-    * a batch of 4 or more small images (``Ho * Wp <= 1024``) with 64 or more patch rows
-      (``C*kh*kw``), the whole batch's patch in one block: batch_last, whose one GEMM is then
-      large enough to run the BLAS well (LeNet-2: 2.1 ms F+G against im2col's 2.9). With fewer
-      rows (LeNet-1's 25) the GEMMs are cheap and the transposes to and from the batch-last
-      layout are not (LeNet-1: im2col 2.3 ms, batch_last 4.5 ms at the public functions, the
-      LeNet-5 step the same either way); over several blocks (the resnet row's 29 MB of patch)
-      im2col's one GEMM per block is faster (15 ms against 24);
+    * a batch of small images, the whole batch's patch in one block (:func:`small_images`):
+      batch_last, whose one GEMM is then large enough to run the BLAS well (LeNet-2: 2.1 ms
+      F+G against im2col's 2.9), and whose batch-last results feed the pool and the next
+      layer without a transpose: LeNet's first layer (25 patch rows) is slower alone at the
+      public functions, which return NCHW copies (F+G 3.2 ms against im2col's 2.3), but the
+      LeNet-5 step is faster with it (4.78 -> 4.54 ms, 2 threads, interleaved). Over several
+      blocks (the resnet row's 29 MB of patch) im2col's one GEMM per block is faster (15 ms
+      against 24);
     * otherwise im2col.
     """
     if g.wide and g.kh * g.kw >= 64:
         return "fft"
     if g.c == g.o == 1 and g.wide:
         return "shifted_runs"
-    rows = g.c * g.kh * g.kw
-    one_block = rows * g.ho * g.wo * g.n * 4 <= batch_last.BATCH_BYTES  # float32
-    if g.n >= 4 and g.ho * g.wp <= 1024 and rows >= 64 and one_block:
+    if small_images(g):
         return "batch_last"
     return "im2col"
 
