@@ -63,6 +63,8 @@ memory layout with ``contiguous=False``.
 * ``"direct"``: a product per kernel tap on strided views, no patch matrix;
 * ``"im2col"``: the patch matrix ``(C*kh*kw, positions)``, one GEMM per cache-sized block of
   images;
+* ``"column_patch"``: stride 1, a patch of the kernel's column taps only, each row tap a GEMM
+  on it shifted by whole rows (a ``kh``-th of im2col's patch);
 * ``"batch_last"``: im2col with the batch innermost, one GEMM for a batch of small images; its
   results are views of batch-last ``(C, H, W, N)`` memory; it folds the bias into F's GEMM and
   its G_gw reuses the patch F kept;
