@@ -67,19 +67,17 @@ def correlate(src, w, g, start, count, out, rows, first_col):
     n_, p_ = src.shape[0], w.shape[0]
     shift = (g.kh - 1) * g.dh * g.wp
     length = count + shift
-    wa = [np.ascontiguousarray(w[:, :, a, :]).reshape(p_, -1) for a in range(g.kh)]
+    w_rows = np.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(g.kh * p_, -1)  # (a, p)
     cols = slice(first_col, first_col + out.shape[3])
     for n0, nb in _images(n_, w.shape[1] * g.kw * length * src.itemsize):
         q = _column_taps(src, n0, nb, start, length, g.kw, g.dw, shift)
         width = nb * length
-        y = scratch("out", (p_, width), out.dtype)
-        np.matmul(wa[0], q[:, :width], out=y)
-        if g.kh > 1:
-            term = scratch("term", (p_, width), out.dtype)
-            for a in range(1, g.kh):
-                at = a * g.dh * g.wp
-                np.matmul(wa[a], q[:, at : at + width], out=term)
-                y += term
+        y_all = scratch("out", (g.kh * p_, q.shape[1]), out.dtype)
+        np.matmul(w_rows, q, out=y_all)  # every row tap at every column: one GEMM
+        y = y_all[:p_, :width]
+        for a in range(1, g.kh):  # row tap a: its rows of y_all, a*d*Wp columns on
+            at = a * g.dh * g.wp
+            y += y_all[a * p_ : (a + 1) * p_, at : at + width]
         y = y.reshape(p_, nb, length)[:, :, : rows * g.wp].reshape(p_, nb, rows, g.wp)
         out[n0 : n0 + nb] = y[..., cols].transpose(1, 0, 2, 3)
 
@@ -115,19 +113,19 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarra
     shift = g.dh * g.wp
     count = g.ho * g.wp
     length = count + (g.kh - 1) * shift
-    g_w = np.zeros((g.kh, g.c * g.kw, g.o), eps.dtype)
+    g_w = np.zeros((g.c * g.kw, g.kh * g.o), eps.dtype)
     for n0, nb in _images(g.n, g.c * g.kw * length * z.itemsize):
         q = _column_taps(zp, n0, nb, 0, length, g.kw, g.dw, (g.kh - 1) * shift)
         cols = nb * length
-        e = scratch("eps", (g.o, nb, length), eps.dtype)
-        e[..., count:] = 0
-        rows = e[..., :count].reshape(g.o, nb, g.ho, g.wp)
-        rows[..., g.wo :] = 0
-        rows[..., : g.wo] = eps[n0 : n0 + nb].transpose(1, 0, 2, 3)
-        et = e.reshape(g.o, cols).T
-        for a in range(g.kh):
-            g_w[a] += q[:, a * shift : a * shift + cols] @ et
-    # g_w[a, (c, b), o] -> (o, c, a, b)
-    return np.ascontiguousarray(g_w.reshape(g.kh, g.c, g.kw, g.o).transpose(3, 1, 0, 2)).reshape(
-        g.o, g.c, g.kh, g.kw
-    )
+        # e_all[a, o, t] = E[o, t - a*d*Wp]: eps on each image's L columns (zero at the
+        # junk), shifted on by each row tap, so that one GEMM gives every row tap's g_w
+        e_all = scratch("eps", (g.kh, g.o, q.shape[1]), eps.dtype)
+        e_all.fill(0)
+        rows = e_all[0, :, :cols].reshape(g.o, nb, length)[..., :count]
+        rows.reshape(g.o, nb, g.ho, g.wp)[..., : g.wo] = eps[n0 : n0 + nb].transpose(1, 0, 2, 3)
+        for a in range(1, g.kh):
+            e_all[a, :, a * shift : a * shift + cols] = e_all[0, :, :cols]
+        g_w += q @ e_all.reshape(g.kh * g.o, -1).T
+    # g_w[(c, b), (a, o)] -> (o, c, a, b)
+    g_w = g_w.reshape(g.c, g.kw, g.kh, g.o).transpose(3, 0, 2, 1)
+    return np.ascontiguousarray(g_w)
