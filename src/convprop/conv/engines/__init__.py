@@ -28,6 +28,7 @@ from . import (
     direct,
     fft,
     im2col,
+    numba_batch_direct,
     numba_batch_last,
     numba_direct,
     numba_im2col,
@@ -94,6 +95,14 @@ ENGINES: dict[str, Engine] = {
         "batch_last with its patch packing and col2im as compiled loops (Numba)",
         compiled=True,
     ),
+    "numba_batch_direct": Engine(
+        numba_batch_direct.supports,
+        numba_batch_direct.forward,
+        numba_batch_direct.adjoint_input,
+        numba_batch_direct.adjoint_weight,
+        "compiled loops of the formula on batch-last memory, no patch (Numba; few channels)",
+        compiled=True,
+    ),
     "numba_im2col": _plain(
         numba_im2col,
         "a compiled patch packing and col2im around one GEMM per block (Numba)",
@@ -123,6 +132,11 @@ def compiled_method(g: ConvGeometry) -> str | None:
       numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
       transposed convolution's k4 s2 layer F+G 2.07 -> 1.56 ms; the LeNet-5 step with both
       of LeNet's layers on it 4.36 -> 4.02 ms against both on im2col);
+    * of those, stride 1 with fewer than 64 patch rows (``C*kh*kw``): numba_batch_direct, the
+      formula's loops on the same batch-last memory with no patch (LeNet's first layer, 25
+      rows: the LeNet-5 step 4.57 -> 4.40 ms, 2 threads, and 4.9 -> 4.5 on one; LeNet's
+      second, 150 rows, is slower there: 4.2 -> 6.1 ms. The boundary between is not measured:
+      64 is where the NumPy rule used to start batch_last);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -130,7 +144,8 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if g.c == g.o == 1 and ENGINES["numba_direct"].supports(g):
         return "numba_direct"
     if numpy_method(g) == "batch_last":
-        return "numba_batch_last"
+        few_rows = g.c * g.kh * g.kw < 64 and ENGINES["numba_batch_direct"].supports(g)
+        return "numba_batch_direct" if few_rows else "numba_batch_last"
     return None
 
 

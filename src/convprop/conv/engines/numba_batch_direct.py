@@ -1,0 +1,159 @@
+"""Engine "numba_batch_direct": the seed's formula as compiled loops on batch-last memory.
+
+The batch-last layout of :mod:`.batch_last` (``zt`` ``(C, H, W, N)``, the batch innermost)
+without its patch matrix: for a layer with few patch rows (LeNet's first, one channel in and
+25 taps) the patch is five times the input and its GEMM has six rows, so building and reading
+it costs more than the multiply-adds. Here each formula is a loop whose innermost run is
+contiguous, ``(j, n)`` along a row of the image and the batch (stride 1), and is vectorised::
+
+    F:        x[o, i, j, n]     = b[o] + sum_{c, a, b} w[o, c, a, b] zp[c, i + d*a, j + d*b, n]
+    G_gw:     g_w[o, c, a, b]   = sum_{i, j, n} eps[o, i, j, n] zp[c, i + d*a, j + d*b, n]
+    G_delta:  delta[c, y, x, n] = sum_{o, a, b} w[o, c, a, b] ep[o, y + pt - d*a, x + pl - d*b, n]
+
+with ``zp`` the input padded (``zp[c, y, x] = zt[c, y - pt, x - pl]``, zero off the image)
+and ``ep`` eps with zeros around it
+(the padding is never built: each tap's run is cut to the columns that land on the image).
+F's result and G_delta's are NCHW views of batch-last memory, as ``batch_last`` hands them
+on; inputs in that layout are read without a copy. Parallel over the rows of the result
+(Numba's threads, one by default: :mod:`convprop.jit`). Stride 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convprop import jit
+from convprop.conv.geometry import ConvGeometry
+from convprop.conv.workspace import scratch
+
+compiled = jit.compiled(parallel=True, fastmath={"reassoc", "contract"})  # sums in any order
+
+
+@compiled
+def correlate(zt, w, b, dh, dw, pt, pl, out):
+    """``out[o, i, j, n] = b[o] + sum_{c, a, b} w[o, c, a, b] zt[c, i + dh*a - pt,
+    j + dw*b - pl, n]`` (zero off the image), one row ``(o, i)`` per step."""
+    o_, ho, wo, nb = out.shape
+    c_, h, wi = zt.shape[0], zt.shape[1], zt.shape[2]
+    kh, kw = w.shape[2], w.shape[3]
+    flat_in = zt.reshape(c_, h, wi * nb)
+    for r in jit.prange(o_ * ho):
+        o, i = r // ho, r % ho
+        row = out[o, i].reshape(wo * nb)
+        row[:] = b[o]
+        for c in range(c_):
+            for a in range(kh):
+                y = i + dh * a - pt
+                if y < 0 or y >= h:
+                    continue
+                src = flat_in[c, y]
+                for t in range(kw):
+                    shift = dw * t - pl  # output column j reads input column j + shift
+                    j0 = min(wo, max(0, -shift))
+                    j1 = max(j0, min(wo, wi - shift))
+                    wv = w[o, c, a, t]
+                    dst, run = row[j0 * nb : j1 * nb], src[(j0 + shift) * nb :]
+                    for k in range(dst.size):
+                        dst[k] += wv * run[k]
+
+
+@compiled
+def gram(eps, zt, dh, dw, pt, pl, g_w):
+    """``g_w[o, c, a, b] = sum_{i, j, n} eps[o, i, j, n] zt[c, i + dh*a - pt, j + dw*b - pl, n]``,
+    one pair ``(o, c)`` per step."""
+    o_, ho, wo, nb = eps.shape
+    c_, h, wi = zt.shape[0], zt.shape[1], zt.shape[2]
+    kh, kw = g_w.shape[2], g_w.shape[3]
+    flat_in = zt.reshape(c_, h, wi * nb)
+    flat_eps = eps.reshape(o_, ho, wo * nb)
+    for r in jit.prange(o_ * c_ * kh):
+        o, c, a = r // (c_ * kh), r // kh % c_, r % kh
+        for t in range(kw):
+            shift = dw * t - pl
+            j0 = min(wo, max(0, -shift))
+            j1 = max(j0, min(wo, wi - shift))
+            p0 = p1 = p2 = p3 = 0.0  # four independent sums, each a vector of partial sums
+            for i in range(ho):
+                y = i + dh * a - pt
+                if y < 0 or y >= h:
+                    continue
+                e = flat_eps[o, i, j0 * nb : j1 * nb]
+                run = flat_in[c, y, (j0 + shift) * nb :]
+                q = e.size // 4
+                for k in range(q):
+                    p0 += e[k] * run[k]
+                    p1 += e[q + k] * run[q + k]
+                    p2 += e[2 * q + k] * run[2 * q + k]
+                    p3 += e[3 * q + k] * run[3 * q + k]
+                for k in range(4 * q, e.size):
+                    p0 += e[k] * run[k]
+            g_w[o, c, a, t] = (p0 + p1) + (p2 + p3)
+
+
+@compiled
+def scatter(eps, w, dh, dw, pt, pl, out):
+    """``out[c, y, x, n] = sum_{o, a, b} w[o, c, a, b] eps[o, y + pt - dh*a, x + pl - dw*b, n]``
+    (zero off eps's grid), one row ``(c, y)`` per step."""
+    c_, h, wi, nb = out.shape
+    o_, ho, wo = eps.shape[0], eps.shape[1], eps.shape[2]
+    kh, kw = w.shape[2], w.shape[3]
+    flat_eps = eps.reshape(o_, ho, wo * nb)
+    for r in jit.prange(c_ * h):
+        c, y = r // h, r % h
+        row = out[c, y].reshape(wi * nb)
+        row[:] = 0
+        for o in range(o_):
+            for a in range(kh):
+                i = y + pt - dh * a
+                if i < 0 or i >= ho:
+                    continue
+                src = flat_eps[o, i]
+                for t in range(kw):
+                    shift = pl - dw * t  # column x reads eps's column x + shift
+                    x0 = min(wi, max(0, -shift))
+                    x1 = max(x0, min(wi, wo - shift))
+                    wv = w[o, c, a, t]
+                    dst, run = row[x0 * nb : x1 * nb], src[(x0 + shift) * nb :]
+                    for k in range(dst.size):
+                        dst[k] += wv * run[k]
+
+
+def supports(g: ConvGeometry) -> bool:
+    """Stride 1 (any padding and dilation)."""
+    return g.wide
+
+
+def _batch_last(a: np.ndarray, name: str) -> np.ndarray:
+    """``a`` ``(N, C, H, W)`` as C-contiguous ``(C, H, W, N)``: a view if it is that memory."""
+    t = a.transpose(1, 2, 3, 0)
+    if t.flags.c_contiguous:
+        return t
+    copy = scratch(name, t.shape, a.dtype)
+    copy[...] = t
+    return copy
+
+
+def forward(
+    z: np.ndarray, w: np.ndarray, g: ConvGeometry, b: np.ndarray | None = None, keep=False
+) -> np.ndarray:
+    """F into batch-last ``xt`` ``(O, Ho, Wo, N)``; returns the NCHW view of it."""
+    xt = np.empty((g.o, g.ho, g.wo, g.n), z.dtype)
+    bias = np.zeros(g.o, z.dtype) if b is None else b.astype(z.dtype, copy=False)
+    w = np.ascontiguousarray(w)
+    correlate(_batch_last(z, "batch_last"), w, bias, g.dh, g.dw, g.pt, g.pl, xt)
+    return xt.transpose(3, 0, 1, 2)
+
+
+def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: bool = False):
+    """G_gw, and ``g_b = sum_{n, i, j} eps`` if ``with_bias``: ``(g_w, g_b or None)``."""
+    et = _batch_last(eps, "eps")
+    g_w = np.empty((g.o, g.c, g.kh, g.kw), eps.dtype)
+    gram(et, _batch_last(z, "batch_last"), g.dh, g.dw, g.pt, g.pl, g_w)
+    return g_w, (et.reshape(g.o, -1).sum(axis=1) if with_bias else None)
+
+
+def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """G_delta into batch-last ``(C, H, W, N)``; returns the NCHW view of it."""
+    dt = np.empty((g.c, g.h, g.w, g.n), eps.dtype)
+    scatter(_batch_last(eps, "eps"), np.ascontiguousarray(w), g.dh, g.dw, g.pt, g.pl, dt)
+    return dt.transpose(3, 0, 1, 2)
