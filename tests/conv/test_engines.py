@@ -164,13 +164,16 @@ OP_OPTIONS = [
 @pytest.mark.parametrize("block_bytes", [batch_last.BATCH_BYTES, 1])  # one block; 1 image each
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("opts", OP_OPTIONS, ids=str)
-@pytest.mark.parametrize("method", each(["batch_last", "numba_batch_last"]))
+@pytest.mark.parametrize("method", each(["batch_last", "numba_batch_last", "numba_batch_direct"]))
 def test_op_with_bias_folded_and_patch_kept_matches_torch(
     kind, opts, block_bytes, method, monkeypatch
 ):
     """ops.conv2d on a batch of small images: bias in F's GEMM, F's patch reused by G_gw,
     results handed on batch-last ((C, H, W, N) views), with padding, stride and dilation;
-    NumPy's and the compiled packing and col2im, over one block and over several."""
+    NumPy's and the compiled packing and col2im, over one block and over several; and the
+    compiled loops on batch-last memory (stride 1), which take and give that layout too."""
+    if method == "numba_batch_direct" and opts.get("stride", 1) != 1:
+        pytest.skip("numba_batch_direct: stride 1")
     torch = torch_module()
     tF = torch.nn.functional
     monkeypatch.setattr(batch_last, "BATCH_BYTES", block_bytes)
