@@ -66,28 +66,35 @@ def gram(eps, zt, dh, dw, pt, pl, g_w):
     kh, kw = g_w.shape[2], g_w.shape[3]
     flat_in = zt.reshape(c_, h, wi * nb)
     flat_eps = eps.reshape(o_, ho, wo * nb)
-    for r in jit.prange(o_ * c_ * kh):
-        o, c, a = r // (c_ * kh), r // kh % c_, r % kh
-        for t in range(kw):
-            shift = dw * t - pl
-            j0 = min(wo, max(0, -shift))
-            j1 = max(j0, min(wo, wi - shift))
-            p0 = p1 = p2 = p3 = 0.0  # four independent sums, each a vector of partial sums
-            for i in range(ho):
+    for r in jit.prange(o_ * c_):
+        o, c = r // c_, r % c_
+        acc = np.zeros((kh, kw), g_w.dtype)  # each row of eps is read once, for every tap
+        zero = acc[0, 0]  # the sums below stay in eps's dtype (a literal 0.0 is float64)
+        for i in range(ho):
+            row = flat_eps[o, i]  # in the L1 cache for every tap that reads it
+            for a in range(kh):
                 y = i + dh * a - pt
                 if y < 0 or y >= h:
                     continue
-                e = flat_eps[o, i, j0 * nb : j1 * nb]
-                run = flat_in[c, y, (j0 + shift) * nb :]
-                q = e.size // 4
-                for k in range(q):
-                    p0 += e[k] * run[k]
-                    p1 += e[q + k] * run[q + k]
-                    p2 += e[2 * q + k] * run[2 * q + k]
-                    p3 += e[3 * q + k] * run[3 * q + k]
-                for k in range(4 * q, e.size):
-                    p0 += e[k] * run[k]
-            g_w[o, c, a, t] = (p0 + p1) + (p2 + p3)
+                src = flat_in[c, y]
+                for t in range(kw):
+                    shift = dw * t - pl
+                    j0 = min(wo, max(0, -shift))
+                    j1 = max(j0, min(wo, wi - shift))
+                    e, run = row[j0 * nb : j1 * nb], src[(j0 + shift) * nb :]
+                    q = e.size // 4
+                    p0 = p1 = p2 = p3 = zero  # four independent sums
+                    for k in range(q):
+                        p0 += e[k] * run[k]
+                        p1 += e[q + k] * run[q + k]
+                        p2 += e[2 * q + k] * run[2 * q + k]
+                        p3 += e[3 * q + k] * run[3 * q + k]
+                    for k in range(4 * q, e.size):
+                        p0 += e[k] * run[k]
+                    acc[a, t] += (p0 + p1) + (p2 + p3)
+        for a in range(kh):
+            for t in range(kw):
+                g_w[o, c, a, t] = acc[a, t]
 
 
 @compiled
