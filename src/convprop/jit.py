@@ -13,9 +13,10 @@ installed, so the NumPy path can be run and measured on the same machine.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 MISSING = "this needs Numba, the 'fast' extra: pip install 'convprop[fast]'"
@@ -34,17 +35,24 @@ def available() -> bool:
     return True
 
 
-def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: Any) -> Callable:
+def compiled(
+    fn: Callable | None = None, *, parallel: bool = False, slp: bool = False, **options: Any
+) -> Callable:
     """``fn`` compiled by ``numba.njit(cache=True, parallel=parallel, **options)`` on its
     first call (usable as ``@compiled`` or ``@compiled(parallel=True)``).
+
+    ``slp=True`` compiles ``fn`` with LLVM's SLP vectoriser on (Numba leaves it off): it turns
+    the unrolled loops over a small :func:`stack_array` tile into vector registers (the
+    register-blocked kernels of ``numba_tiled``). Only ``fn``'s own compiles are affected.
 
     The wrapper keeps the Python function as ``.py_func`` (it is the readable reference, and
     runs anywhere); calling the wrapper where Numba is missing raises RuntimeError with
     :data:`MISSING`.
     """
     if fn is None:
-        return functools.partial(compiled, parallel=parallel, **options)
+        return functools.partial(compiled, parallel=parallel, slp=slp, **options)
     jitted: list[Callable] = []
+    typed: set[tuple] = set()  # argument types compiled with the SLP vectoriser on
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
@@ -55,21 +63,86 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
 
             _default_threads()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
+        if slp:
+            import numba
+
+            key = tuple(map(numba.typeof, args))
+            if key not in typed:
+                with _slp_vectorize():
+                    out = jitted[0](*args)
+                typed.add(key)
+                return out
         return jitted[0](*args)
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
 
 
+@contextlib.contextmanager
+def _slp_vectorize() -> Iterator[None]:
+    """Numba's SLP switch on, under its compiler lock, for the compiles inside the block."""
+    from numba.core import config
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:
+        before, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
+        try:
+            yield
+        finally:
+            config.SLP_VECTORIZE = before
+
+
+def _stack_array_py(like: Any, size: int) -> Any:
+    """:func:`stack_array` outside a compiled function: a plain empty array."""
+    import numpy as np
+
+    return np.empty(size, like.dtype)
+
+
+@functools.cache
+def _stack_array() -> Callable:
+    """The compiled ``stack_array(like, size)``: ``size`` elements of ``like``'s dtype on the
+    stack of the running function (no heap, no reference count), ``size`` a constant. A
+    fixed-size stack array whose every index is a constant after unrolling is kept in
+    registers by LLVM (the tile of a register-blocked kernel)."""
+    from numba import types
+    from numba.core import cgutils
+    from numba.core.extending import intrinsic
+
+    @intrinsic
+    def stack_array(typingctx, like, size):
+        if not isinstance(like, types.Array) or not isinstance(size, types.IntegerLiteral):
+            return None
+        n, arytype = size.literal_value, types.Array(like.dtype, 1, "C")
+
+        def codegen(context, builder, sig, args):
+            data = cgutils.alloca_once(builder, context.get_data_type(like.dtype), size=n)
+            ary = context.make_array(arytype)(context, builder)
+            item = context.get_constant(types.intp, context.get_abi_sizeof(data.type.pointee))
+            length = context.get_constant(types.intp, n)
+            context.populate_array(
+                ary, data=data, shape=[length], strides=[item], itemsize=item, meminfo=None
+            )
+            return ary._getvalue()
+
+        return arytype(like, size), codegen
+
+    return stack_array
+
+
 def __getattr__(name: str) -> Any:
     """``jit.prange``: Numba's parallel range inside a compiled function (resolved when it is
-    compiled, so importing this module imports no Numba), plain ``range`` without Numba."""
+    compiled, so importing this module imports no Numba), plain ``range`` without Numba.
+    ``jit.stack_array(like, size)``: a 1-D array of ``size`` (a constant) elements of
+    ``like``'s dtype on the compiled function's stack; a plain empty array without Numba."""
     if name == "prange":
         if available():
             import numba
 
             return numba.prange
         return range
+    if name == "stack_array":
+        return _stack_array() if available() else _stack_array_py
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

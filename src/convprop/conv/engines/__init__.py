@@ -22,7 +22,16 @@ import numpy as np
 from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 
-from . import batch_last, direct, fft, im2col, numba_direct, numba_im2col, shifted_runs
+from . import (
+    batch_last,
+    direct,
+    fft,
+    im2col,
+    numba_direct,
+    numba_im2col,
+    numba_tiled,
+    shifted_runs,
+)
 
 
 class Engine(NamedTuple):
@@ -70,6 +79,11 @@ ENGINES: dict[str, Engine] = {
     "numba_direct": _plain(
         numba_direct,
         "compiled loops of the seed's formula, row by row (Numba; few channels)",
+        compiled=True,
+    ),
+    "numba_tiled": _plain(
+        numba_tiled,
+        "compiled loops of the seed's formula over register tiles of 4 channels (Numba)",
         compiled=True,
     ),
     "numba_im2col": _plain(

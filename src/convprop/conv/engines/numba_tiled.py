@@ -1,0 +1,149 @@
+"""Engine "numba_tiled": the seed's formulas as compiled loops over register tiles (Numba).
+
+The seed writes F as ``x(j) = sum_k w(k) z(j + 2 - k)``. With stride 1 an output position
+``(i, j)`` is the flat offset ``q = i*Wp + j`` into a padded plane and tap ``(a, b)`` reads the
+plane at ``q + off(a, b)``, ``off(a, b) = a*d*Wp + b*d`` (the wide positions of
+:mod:`._layout`), so in the correlation form::
+
+    F:        x[n, o, q]      = sum_{c, a, b} w[o, c, a, b] zp[n, c, q + off(a, b)]
+    G_delta:  delta[n, c, p]  = sum_{o, a, b} w[o, c, kh-1-a, kw-1-b] el[n, o, p + off(a, b)]
+    G_gw:     g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]
+
+with ``el`` and ``e`` eps placed on the padded grid as in ``numba_direct``: G_delta is F again,
+on eps with the flipped kernel transposed, and one loop, :func:`correlate`, computes both.
+
+What makes it fast is where the sums live. F and G_delta sum into a *tile* of :data:`OB` output
+channels by :data:`VW` consecutive positions, a constant-size array on the stack
+(:func:`convprop.jit.stack_array`): every tap of every input channel reads one run of ``VW``
+inputs and one ``OB``-vector of the kernel and adds their outer product into the tile, so each
+input value read feeds ``OB`` products, and the whole tile stays in vector registers for the
+``C*kh*kw`` steps of its sum (LLVM's SLP vectoriser, switched on for these loops). A sum into
+memory instead (``numba_direct``, one output plane at a time) does a load and a store per
+product and runs at a third of the speed. G_gw sums over the positions, the contiguous axis,
+with :data:`OB` output channels at once, so the compiler keeps the ``OB`` running sums in
+registers (a vectorised reduction). No patch matrix and no BLAS. Stride 1, at least ``OB``
+channels in and out. Measured on ``docs/performance.md``'s machine: the resnet row
+(64x16x28x28 -> 16, 3x3 p1, float32, one thread) F about 3.3 ms against im2col's 5.0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convprop import jit
+from convprop.conv.geometry import ConvGeometry
+from convprop.conv.workspace import scratch
+
+from ._layout import padded, positions
+
+OB = 4  # output channels per tile (F, G_delta) and per group of running sums (G_gw)
+VW = 16  # positions per tile: 2 vectors of 8 float32
+TILE = OB * VW  # sums per tile: 8 vector registers
+
+tiles = jit.compiled(parallel=True, slp=True, fastmath={"contract"})  # sums in the loop's order
+sums = jit.compiled(parallel=True, fastmath={"reassoc", "contract"})  # sums in any order
+
+
+@tiles
+def correlate(src, wt, start, m, wp, dh, dw, out):
+    """``out[n, o, q] = sum_{c, a, b} wt[c, a, b, o] src[n, c, start + q + a*dh*wp + b*dw]``
+    for the positions ``q < m`` of ``out`` ``(N, O, >= m)`` (``src`` is ``(N, C, L)``, ``wt``
+    the kernel with its output channels last), one tile of ``OB x VW`` at a time; the last
+    tile of a plane, and the last group of channels, are shifted back to end at ``m`` and at
+    ``O`` (a few sums computed twice, the same values written)."""
+    n_, o_ = out.shape[0], out.shape[1]
+    c_, kh, kw = wt.shape[0], wt.shape[1], wt.shape[2]
+    groups = (o_ + OB - 1) // OB
+    for r in jit.prange(n_ * groups):
+        n, o0 = r // groups, min(r % groups * OB, o_ - OB)
+        tile = jit.stack_array(out, TILE)  # tile[o*VW + v]: x[n, o0 + o, q0 + v]
+        for step in range(0, m, VW):
+            q0 = min(step, m - VW)
+            for t in range(TILE):
+                tile[t] = 0
+            for c in range(c_):
+                for a in range(kh):
+                    for b in range(kw):
+                        s = start + q0 + a * dh * wp + b * dw
+                        run, wv = src[n, c, s : s + VW], wt[c, a, b, o0 : o0 + OB]
+                        for o in range(OB):
+                            for v in range(VW):
+                                tile[o * VW + v] += wv[o] * run[v]
+            for o in range(OB):
+                for v in range(VW):
+                    out[n, o0 + o, q0 + v] = tile[o * VW + v]
+
+
+@sums
+def gram(e, zp, m, wp, dh, dw, parts):
+    """``parts[t, o, c, a, b] = sum e[n, o, q] zp[n, c, q + a*dh*wp + b*dw]`` over the images
+    ``n`` of chunk ``t`` and the positions ``q < m``; g_w is the sum of the parts. The output
+    channels go :data:`OB` at a time (the last group shifted back, its repeated sums skipped),
+    sharing each read of ``zp``."""
+    n_, o_ = e.shape[0], e.shape[1]
+    chunks, c_, kh, kw = parts.shape[0], parts.shape[2], parts.shape[3], parts.shape[4]
+    for t in jit.prange(chunks):
+        part = parts[t]
+        part[:] = 0
+        for n in range(t * n_ // chunks, (t + 1) * n_ // chunks):
+            for g0 in range(0, o_, OB):
+                o0 = min(g0, o_ - OB)
+                e0, e1, e2, e3 = e[n, o0, :m], e[n, o0 + 1, :m], e[n, o0 + 2, :m], e[n, o0 + 3, :m]
+                for c in range(c_):
+                    for a in range(kh):
+                        for b in range(kw):
+                            s = a * dh * wp + b * dw
+                            run = zp[n, c, s : s + m]
+                            s0 = s1 = s2 = s3 = e.dtype.type(0)
+                            for q in range(m):
+                                s0 += e0[q] * run[q]
+                                s1 += e1[q] * run[q]
+                                s2 += e2[q] * run[q]
+                                s3 += e3[q] * run[q]
+                            part[o0 + 3, c, a, b] += s3
+                            if o0 + 2 >= g0:
+                                part[o0 + 2, c, a, b] += s2
+                            if o0 + 1 >= g0:
+                                part[o0 + 1, c, a, b] += s1
+                            if o0 >= g0:
+                                part[o0, c, a, b] += s0
+
+
+def supports(g: ConvGeometry) -> bool:
+    """Stride 1, at least 4 channels in and out and 16 output positions per plane."""
+    return g.wide and min(g.c, g.o) >= OB and min(positions(g)[0], g.h * g.wp) >= VW
+
+
+def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """F: ``x[n, o, q] = sum_{c, a, b} w[o, c, a, b] zp[n, c, q + off(a, b)]``."""
+    zp = padded(z, g).reshape(g.n, g.c, -1)
+    out = scratch("out", (g.n, g.o, g.ho, g.wp), z.dtype)
+    wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
+    correlate(zp, wt, 0, positions(g)[0], g.wp, g.dh, g.dw, out.reshape(g.n, g.o, -1))
+    return out[..., : g.wo].copy()
+
+
+def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """G_delta: ``delta[n, c, p] = sum_{o, a, b} w[o, c, kh-1-a, kw-1-b] el[n, o, p + off]``
+    on the rows ``pt .. pt + H`` of the padded grid."""
+    lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
+    el = scratch("eps_lead", (g.n, g.o, lead + g.hp * g.wp), eps.dtype)
+    el.fill(0)
+    rows = el[:, :, lead : lead + g.ho * g.wp].reshape(g.n, g.o, g.ho, g.wp)
+    rows[..., : g.wo] = eps
+    wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
+    out = scratch("out", (g.n, g.c, g.h, g.wp), eps.dtype)
+    correlate(el, wf, g.pt * g.wp, g.h * g.wp, g.wp, g.dh, g.dw, out.reshape(g.n, g.c, -1))
+    return out[..., g.pl : g.pl + g.w].copy()
+
+
+def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``."""
+    zp = padded(z, g).reshape(g.n, g.c, -1)
+    e = scratch("eps", (g.n, g.o, g.ho, g.wp), eps.dtype)  # zero at the junk columns
+    e[..., g.wo :] = 0
+    e[..., : g.wo] = eps
+    chunks = max(1, min(jit.threads(), g.n))
+    parts = np.empty((chunks, g.o, g.c, g.kh, g.kw), eps.dtype)
+    gram(e.reshape(g.n, g.o, -1), zp, positions(g)[0], g.wp, g.dh, g.dw, parts)
+    return parts.sum(axis=0) if chunks > 1 else parts[0]
