@@ -110,17 +110,38 @@ def gram(e, zp, m, wp, dh, dw, parts):
 
 
 def supports(g: ConvGeometry) -> bool:
-    """Stride 1, at least 4 channels in and out and 16 output positions per plane."""
-    return g.wide and min(g.c, g.o) >= OB and min(positions(g)[0], g.h * g.wp) >= VW
+    """Stride 1 (any padding and dilation)."""
+    return g.wide
+
+
+def tiled(
+    src: np.ndarray, wt: np.ndarray, start: int, m: int, full: int, g: ConvGeometry
+) -> np.ndarray:
+    """:func:`correlate` at the positions ``q < m`` of scratch ``(N, O, full)`` (``O`` is
+    ``wt.shape[-1]``, the rest of each plane junk): where a plane has fewer than :data:`VW`
+    positions, or ``O < OB``, the tile is completed with zeros (the planes extended, the
+    kernel given zero channels) and the extra sums are dropped."""
+    n, c, length = src.shape
+    o = wt.shape[-1]
+    if m < VW:  # one tile reads VW positions past start, plus the kernel's reach
+        reach = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
+        wider = scratch("tiled_src", (n, c, max(length, start + VW + reach)), src.dtype)
+        wider[..., length:] = 0
+        wider[..., :length] = src
+        src = wider
+    if o < OB:
+        wt = np.concatenate([wt, np.zeros((*wt.shape[:-1], OB - o), wt.dtype)], axis=-1)
+    out = scratch("out", (n, max(o, OB), max(full, VW)), src.dtype)
+    correlate(src, wt, start, max(m, VW), g.wp, g.dh, g.dw, out)
+    return out[:, :o, :full]
 
 
 def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """F: ``x[n, o, q] = sum_{c, a, b} w[o, c, a, b] zp[n, c, q + off(a, b)]``."""
     zp = padded(z, g).reshape(g.n, g.c, -1)
-    out = scratch("out", (g.n, g.o, g.ho, g.wp), z.dtype)
     wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
-    correlate(zp, wt, 0, positions(g)[0], g.wp, g.dh, g.dw, out.reshape(g.n, g.o, -1))
-    return out[..., : g.wo].copy()
+    x = tiled(zp, wt, 0, positions(g)[0], g.ho * g.wp, g)
+    return x.reshape(g.n, g.o, g.ho, g.wp)[..., : g.wo].copy()
 
 
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -132,18 +153,20 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
     rows = el[:, :, lead : lead + g.ho * g.wp].reshape(g.n, g.o, g.ho, g.wp)
     rows[..., : g.wo] = eps
     wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
-    out = scratch("out", (g.n, g.c, g.h, g.wp), eps.dtype)
-    correlate(el, wf, g.pt * g.wp, g.h * g.wp, g.wp, g.dh, g.dw, out.reshape(g.n, g.c, -1))
-    return out[..., g.pl : g.pl + g.w].copy()
+    d = tiled(el, wf, g.pt * g.wp, g.h * g.wp, g.h * g.wp, g)
+    return d.reshape(g.n, g.c, g.h, g.wp)[..., g.pl : g.pl + g.w].copy()
 
 
 def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``."""
+    """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``; fewer than
+    :data:`OB` output channels are completed with zero channels of eps."""
     zp = padded(z, g).reshape(g.n, g.c, -1)
-    e = scratch("eps", (g.n, g.o, g.ho, g.wp), eps.dtype)  # zero at the junk columns
+    o = max(g.o, OB)
+    e = scratch("eps", (g.n, o, g.ho, g.wp), eps.dtype)  # zero at the junk columns
     e[..., g.wo :] = 0
-    e[..., : g.wo] = eps
+    e[:, g.o :] = 0
+    e[:, : g.o, :, : g.wo] = eps
     chunks = max(1, min(jit.threads(), g.n))
-    parts = np.empty((chunks, g.o, g.c, g.kh, g.kw), eps.dtype)
-    gram(e.reshape(g.n, g.o, -1), zp, positions(g)[0], g.wp, g.dh, g.dw, parts)
-    return parts.sum(axis=0) if chunks > 1 else parts[0]
+    parts = np.empty((chunks, o, g.c, g.kh, g.kw), eps.dtype)
+    gram(e.reshape(g.n, o, -1), zp, positions(g)[0], g.wp, g.dh, g.dw, parts)
+    return (parts.sum(axis=0) if chunks > 1 else parts[0])[: g.o]
