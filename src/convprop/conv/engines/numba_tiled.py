@@ -77,36 +77,42 @@ def correlate(src, wt, start, m, wp, dh, dw, out):
 @sums
 def gram(e, zp, m, wp, dh, dw, parts):
     """``parts[t, o, c, a, b] = sum e[n, o, q] zp[n, c, q + a*dh*wp + b*dw]`` over the images
-    ``n`` of chunk ``t`` and the positions ``q < m``; g_w is the sum of the parts. The output
-    channels go :data:`OB` at a time (the last group shifted back, its repeated sums skipped),
-    sharing each read of ``zp``."""
+    ``n`` of chunk ``t`` and the positions ``q < m``; g_w is the sum of the parts. Eight sums
+    at once, four output channels (``e`` has a multiple of :data:`OB`) by two input
+    channels: each step reads six values and does eight products."""
     n_, o_ = e.shape[0], e.shape[1]
     chunks, c_, kh, kw = parts.shape[0], parts.shape[2], parts.shape[3], parts.shape[4]
     for t in jit.prange(chunks):
         part = parts[t]
         part[:] = 0
         for n in range(t * n_ // chunks, (t + 1) * n_ // chunks):
-            for g0 in range(0, o_, OB):
-                o0 = min(g0, o_ - OB)
-                e0, e1, e2, e3 = e[n, o0, :m], e[n, o0 + 1, :m], e[n, o0 + 2, :m], e[n, o0 + 3, :m]
-                for c in range(c_):
+            for o in range(0, o_, OB):
+                e0, e1, e2, e3 = e[n, o, :m], e[n, o + 1, :m], e[n, o + 2, :m], e[n, o + 3, :m]
+                for c in range(0, c_, 2):
+                    d = min(c + 1, c_ - 1)  # the second channel (the first again if C is odd)
                     for a in range(kh):
                         for b in range(kw):
                             s = a * dh * wp + b * dw
-                            run = zp[n, c, s : s + m]
-                            s0 = s1 = s2 = s3 = e.dtype.type(0)
+                            zc, zd = zp[n, c, s : s + m], zp[n, d, s : s + m]
+                            c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = e.dtype.type(0)
                             for q in range(m):
-                                s0 += e0[q] * run[q]
-                                s1 += e1[q] * run[q]
-                                s2 += e2[q] * run[q]
-                                s3 += e3[q] * run[q]
-                            part[o0 + 3, c, a, b] += s3
-                            if o0 + 2 >= g0:
-                                part[o0 + 2, c, a, b] += s2
-                            if o0 + 1 >= g0:
-                                part[o0 + 1, c, a, b] += s1
-                            if o0 >= g0:
-                                part[o0, c, a, b] += s0
+                                c0 += e0[q] * zc[q]
+                                c1 += e1[q] * zc[q]
+                                c2 += e2[q] * zc[q]
+                                c3 += e3[q] * zc[q]
+                                d0 += e0[q] * zd[q]
+                                d1 += e1[q] * zd[q]
+                                d2 += e2[q] * zd[q]
+                                d3 += e3[q] * zd[q]
+                            part[o, c, a, b] += c0
+                            part[o + 1, c, a, b] += c1
+                            part[o + 2, c, a, b] += c2
+                            part[o + 3, c, a, b] += c3
+                            if d > c:
+                                part[o, d, a, b] += d0
+                                part[o + 1, d, a, b] += d1
+                                part[o + 2, d, a, b] += d2
+                                part[o + 3, d, a, b] += d3
 
 
 def supports(g: ConvGeometry) -> bool:
@@ -158,10 +164,9 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
 
 
 def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``; fewer than
-    :data:`OB` output channels are completed with zero channels of eps."""
+    """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``."""
     zp = padded(z, g).reshape(g.n, g.c, -1)
-    o = max(g.o, OB)
+    o = -(-g.o // OB) * OB  # a multiple of OB, the extra channels of eps zero
     e = scratch("eps", (g.n, o, g.ho, g.wp), eps.dtype)  # zero at the junk columns
     e[..., g.wo :] = 0
     e[:, g.o :] = 0
