@@ -34,7 +34,7 @@ from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
-from ._layout import padded, positions
+from ._layout import positions
 
 OB = 4  # output channels per tile (F, G_delta) and per group of running sums (G_gw)
 VW = 16  # positions per tile: 2 vectors of 8 float32
@@ -42,15 +42,16 @@ TILE = OB * VW  # sums per tile: 8 vector registers
 
 tiles = jit.compiled(parallel=True, slp=True, fastmath={"contract"})  # sums in the loop's order
 sums = jit.compiled(parallel=True, fastmath={"reassoc", "contract"})  # sums in any order
+copies = jit.compiled(parallel=True)
 
 
 @tiles
 def correlate(src, wt, start, m, wp, dh, dw, out):
     """``out[n, o, q] = sum_{c, a, b} wt[c, a, b, o] src[n, c, start + q + a*dh*wp + b*dw]``
     for the positions ``q < m`` of ``out`` ``(N, O, >= m)`` (``src`` is ``(N, C, L)``, ``wt``
-    the kernel with its output channels last), one tile of ``OB x VW`` at a time; the last
-    tile of a plane, and the last group of channels, are shifted back to end at ``m`` and at
-    ``O`` (a few sums computed twice, the same values written)."""
+    the kernel with its output channels last, ``O >= OB``), one tile of ``OB x VW`` at a
+    time; the last tile of a plane, and the last group of channels, are shifted back to end
+    at ``m`` and at ``O`` (a few sums computed twice, the same values written)."""
     n_, o_ = out.shape[0], out.shape[1]
     c_, kh, kw = wt.shape[0], wt.shape[1], wt.shape[2]
     groups = (o_ + OB - 1) // OB
@@ -69,9 +70,25 @@ def correlate(src, wt, start, m, wp, dh, dw, out):
                         for o in range(OB):
                             for v in range(VW):
                                 tile[o * VW + v] += wv[o] * run[v]
-            for o in range(OB):
+            for o in range(OB):  # constant indices: the tile stays in registers until here
                 for v in range(VW):
                     out[n, o0 + o, q0 + v] = tile[o * VW + v]
+
+
+@copies
+def place(src, dst, start, wp):
+    """``dst[n, c, start + i*wp + j] = src[n, c, i, j]``, every other element of ``dst``
+    ``(N, >= C, L)`` zero: images on the padded grid (``zp``, ``el``, ``e``) in one pass."""
+    n_, c_, h, w = src.shape
+    for r in jit.prange(n_ * dst.shape[1]):
+        n, c = r // dst.shape[1], r % dst.shape[1]
+        plane = dst[n, c]
+        plane[:] = 0
+        if c < c_:
+            for i in range(h):
+                row = plane[start + i * wp : start + i * wp + w]
+                for j in range(w):
+                    row[j] = src[n, c, i, j]
 
 
 @sums
@@ -115,63 +132,77 @@ def gram(e, zp, m, wp, dh, dw, parts):
                                 part[o + 3, d, a, b] += d3
 
 
+@copies
+def take(src, start, wp, dst):
+    """``dst[n, c, i, j] = src[n, c, start + i*wp + j]`` for the channels of ``dst``: the
+    result's rows out of the planes of wide positions (the junk columns dropped)."""
+    n_, c_, h, w = dst.shape
+    for r in jit.prange(n_ * c_):
+        n, c = r // c_, r % c_
+        for i in range(h):
+            row = src[n, c, start + i * wp : start + i * wp + w]
+            for j in range(w):
+                dst[n, c, i, j] = row[j]
+
+
 def supports(g: ConvGeometry) -> bool:
     """Stride 1 (any padding and dilation)."""
     return g.wide
 
 
-def tiled(
-    src: np.ndarray, wt: np.ndarray, start: int, m: int, full: int, g: ConvGeometry
-) -> np.ndarray:
-    """:func:`correlate` at the positions ``q < m`` of scratch ``(N, O, full)`` (``O`` is
-    ``wt.shape[-1]``, the rest of each plane junk): where a plane has fewer than :data:`VW`
-    positions, or ``O < OB``, the tile is completed with zeros (the planes extended, the
-    kernel given zero channels) and the extra sums are dropped."""
+def tiled(src, wt, start: int, m: int, g: ConvGeometry) -> np.ndarray:
+    """:func:`correlate` into scratch ``(N, O, max(m, VW))`` (``O >= OB``): where a plane has
+    fewer than :data:`VW` positions, or the kernel fewer than :data:`OB` output channels,
+    the tile is completed with zeros (the planes extended, the kernel given zero channels)
+    and the extra sums are left for the caller to drop."""
     n, c, length = src.shape
-    o = wt.shape[-1]
     if m < VW:  # one tile reads VW positions past start, plus the kernel's reach
         reach = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
         wider = scratch("tiled_src", (n, c, max(length, start + VW + reach)), src.dtype)
         wider[..., length:] = 0
         wider[..., :length] = src
-        src = wider
-    if o < OB:
-        wt = np.concatenate([wt, np.zeros((*wt.shape[:-1], OB - o), wt.dtype)], axis=-1)
-    out = scratch("out", (n, max(o, OB), max(full, VW)), src.dtype)
-    correlate(src, wt, start, max(m, VW), g.wp, g.dh, g.dw, out)
-    return out[:, :o, :full]
+        src, m = wider, VW
+    if wt.shape[-1] < OB:
+        wt = np.concatenate([wt, np.zeros((*wt.shape[:-1], OB - wt.shape[-1]), wt.dtype)], -1)
+    out = scratch("out", (n, wt.shape[-1], m), src.dtype)
+    correlate(src, wt, start, m, g.wp, g.dh, g.dw, out)
+    return out
+
+
+def on_grid(a: np.ndarray, g: ConvGeometry, name: str, start: int, size: int, channels: int):
+    """``a`` ``(N, C, h, w)`` placed at ``start`` on planes of ``size`` elements of rows of
+    ``Wp`` (:func:`place`), ``channels >= C`` planes, zero around it: scratch ``name``."""
+    dst = scratch(name, (a.shape[0], channels, size), a.dtype)
+    place(a, dst, start, g.wp)
+    return dst
 
 
 def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """F: ``x[n, o, q] = sum_{c, a, b} w[o, c, a, b] zp[n, c, q + off(a, b)]``."""
-    zp = padded(z, g).reshape(g.n, g.c, -1)
+    zp = on_grid(z, g, "padded", g.pt * g.wp + g.pl, g.hp * g.wp, g.c)
     wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
-    x = tiled(zp, wt, 0, positions(g)[0], g.ho * g.wp, g)
-    return x.reshape(g.n, g.o, g.ho, g.wp)[..., : g.wo].copy()
+    x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
+    take(tiled(zp, wt, 0, positions(g)[0], g), 0, g.wp, x)
+    return x
 
 
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_delta: ``delta[n, c, p] = sum_{o, a, b} w[o, c, kh-1-a, kw-1-b] el[n, o, p + off]``
     on the rows ``pt .. pt + H`` of the padded grid."""
     lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
-    el = scratch("eps_lead", (g.n, g.o, lead + g.hp * g.wp), eps.dtype)
-    el.fill(0)
-    rows = el[:, :, lead : lead + g.ho * g.wp].reshape(g.n, g.o, g.ho, g.wp)
-    rows[..., : g.wo] = eps
+    el = on_grid(eps, g, "eps_lead", lead, lead + g.hp * g.wp, g.o)
     wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
-    d = tiled(el, wf, g.pt * g.wp, g.h * g.wp, g.h * g.wp, g)
-    return d.reshape(g.n, g.c, g.h, g.wp)[..., g.pl : g.pl + g.w].copy()
+    delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
+    take(tiled(el, wf, g.pt * g.wp, g.h * g.wp, g), g.pl, g.wp, delta)
+    return delta
 
 
 def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``."""
-    zp = padded(z, g).reshape(g.n, g.c, -1)
+    zp = on_grid(z, g, "padded", g.pt * g.wp + g.pl, g.hp * g.wp, g.c)
     o = -(-g.o // OB) * OB  # a multiple of OB, the extra channels of eps zero
-    e = scratch("eps", (g.n, o, g.ho, g.wp), eps.dtype)  # zero at the junk columns
-    e[..., g.wo :] = 0
-    e[:, g.o :] = 0
-    e[:, : g.o, :, : g.wo] = eps
+    e = on_grid(eps, g, "eps", 0, g.ho * g.wp, o)  # zero at the junk columns
     chunks = max(1, min(jit.threads(), g.n))
     parts = np.empty((chunks, o, g.c, g.kh, g.kw), eps.dtype)
-    gram(e.reshape(g.n, o, -1), zp, positions(g)[0], g.wp, g.dh, g.dw, parts)
+    gram(e, zp, positions(g)[0], g.wp, g.dh, g.dw, parts)
     return (parts.sum(axis=0) if chunks > 1 else parts[0])[: g.o]
