@@ -64,9 +64,7 @@ def compiled(
             _default_threads()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         if slp:
-            import numba
-
-            key = tuple(map(numba.typeof, args))
+            key = tuple(map(_kind, args))
             if key not in typed:
                 with _slp_vectorize():
                     out = jitted[0](*args)
@@ -76,6 +74,15 @@ def compiled(
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
+
+
+def _kind(a: Any) -> Any:
+    """What Numba compiles a separate version for, told cheaply (``numba.typeof`` costs about
+    2 us an argument): an array's dtype, dimensions and layout flags, else the type."""
+    flags = getattr(a, "flags", None)
+    if flags is None:
+        return type(a)
+    return a.dtype, a.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned
 
 
 @contextlib.contextmanager
