@@ -37,8 +37,9 @@ from convprop.conv.workspace import scratch
 from ._layout import positions
 
 OB = 4  # output channels per tile (F, G_delta) and per group of running sums (G_gw)
-VW = 16  # positions per tile: 2 vectors of 8 float32
-TILE = OB * VW  # sums per tile: 8 vector registers
+VW = 16  # positions per tile: one vector of 16 float32 (AVX-512)
+TILE = OB * VW  # sums per tile: 4 vector registers
+RUN = 2 * VW  # positions per step: two tiles, 8 registers of sums, enough to keep FMAs busy
 
 tiles = jit.compiled(parallel=True, slp=True, fastmath={"contract"})  # sums in the loop's order
 sums = jit.compiled(parallel=True, fastmath={"reassoc", "contract"})  # sums in any order
@@ -49,30 +50,40 @@ copies = jit.compiled(parallel=True)
 def correlate(src, wt, start, m, wp, dh, dw, out):
     """``out[n, o, q] = sum_{c, a, b} wt[c, a, b, o] src[n, c, start + q + a*dh*wp + b*dw]``
     for the positions ``q < m`` of ``out`` ``(N, O, >= m)`` (``src`` is ``(N, C, L)``, ``wt``
-    the kernel with its output channels last, ``O >= OB``), one tile of ``OB x VW`` at a
-    time; the last tile of a plane, and the last group of channels, are shifted back to end
-    at ``m`` and at ``O`` (a few sums computed twice, the same values written)."""
+    the kernel with its output channels last, ``O >= OB``), :data:`RUN` positions of
+    :data:`OB` channels at a time, in two tiles (left and right half); the last run of a
+    plane, and the last group of channels, are shifted back to end at ``m`` and at ``O`` (a
+    few sums computed twice, the same values written)."""
     n_, o_ = out.shape[0], out.shape[1]
     c_, kh, kw = wt.shape[0], wt.shape[1], wt.shape[2]
     groups = (o_ + OB - 1) // OB
     for r in jit.prange(n_ * groups):
         n, o0 = r // groups, min(r % groups * OB, o_ - OB)
-        tile = jit.stack_array(out, TILE)  # tile[o*VW + v]: x[n, o0 + o, q0 + v]
-        for step in range(0, m, VW):
-            q0 = min(step, m - VW)
+        left = jit.stack_array(out, TILE)  # left[o*VW + v]: x[n, o0 + o, q0 + v]
+        right = jit.stack_array(out, TILE)  # right[o*VW + v]: x[n, o0 + o, q0 + VW + v]
+        for step in range(0, m, RUN):
+            q0 = min(step, m - RUN)
             for t in range(TILE):
-                tile[t] = 0
+                left[t] = 0
+            for t in range(TILE):
+                right[t] = 0
             for c in range(c_):
                 for a in range(kh):
                     for b in range(kw):
                         s = start + q0 + a * dh * wp + b * dw
-                        run, wv = src[n, c, s : s + VW], wt[c, a, b, o0 : o0 + OB]
+                        run, wv = src[n, c, s : s + RUN], wt[c, a, b, o0 : o0 + OB]
+                        for o in range(OB):  # two loop nests LLVM unrolls whole, one per tile
+                            for v in range(VW):
+                                left[o * VW + v] += wv[o] * run[v]
                         for o in range(OB):
                             for v in range(VW):
-                                tile[o * VW + v] += wv[o] * run[v]
-            for o in range(OB):  # constant indices: the tile stays in registers until here
+                                right[o * VW + v] += wv[o] * run[VW + v]
+            for o in range(OB):  # constant indices: the tiles stay in registers until here
                 for v in range(VW):
-                    out[n, o0 + o, q0 + v] = tile[o * VW + v]
+                    out[n, o0 + o, q0 + v] = left[o * VW + v]
+            for o in range(OB):
+                for v in range(VW):
+                    out[n, o0 + o, q0 + VW + v] = right[o * VW + v]
 
 
 @copies
@@ -151,17 +162,17 @@ def supports(g: ConvGeometry) -> bool:
 
 
 def tiled(src, wt, start: int, m: int, g: ConvGeometry) -> np.ndarray:
-    """:func:`correlate` into scratch ``(N, O, max(m, VW))`` (``O >= OB``): where a plane has
-    fewer than :data:`VW` positions, or the kernel fewer than :data:`OB` output channels,
+    """:func:`correlate` into scratch ``(N, O, max(m, RUN))`` (``O >= OB``): where a plane has
+    fewer than :data:`RUN` positions, or the kernel fewer than :data:`OB` output channels,
     the tile is completed with zeros (the planes extended, the kernel given zero channels)
     and the extra sums are left for the caller to drop."""
     n, c, length = src.shape
-    if m < VW:  # one tile reads VW positions past start, plus the kernel's reach
+    if m < RUN:  # one step reads RUN positions past start, plus the kernel's reach
         reach = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
-        wider = scratch("tiled_src", (n, c, max(length, start + VW + reach)), src.dtype)
+        wider = scratch("tiled_src", (n, c, max(length, start + RUN + reach)), src.dtype)
         wider[..., length:] = 0
         wider[..., :length] = src
-        src, m = wider, VW
+        src, m = wider, RUN
     if wt.shape[-1] < OB:
         wt = np.concatenate([wt, np.zeros((*wt.shape[:-1], OB - wt.shape[-1]), wt.dtype)], -1)
     out = scratch("out", (n, wt.shape[-1], m), src.dtype)
