@@ -62,6 +62,7 @@ def compiled(
             import numba
 
             _default_threads()
+            _compile_stack_array()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         if slp:
             key = tuple(map(_kind, args))
@@ -99,25 +100,25 @@ def _slp_vectorize() -> Iterator[None]:
             config.SLP_VECTORIZE = before
 
 
-def _stack_array_py(like: Any, size: int) -> Any:
-    """:func:`stack_array` outside a compiled function: a plain empty array."""
+def stack_array(like: Any, size: int) -> Any:
+    """A 1-D array of ``size`` elements of ``like``'s dtype: inside a compiled function, on its
+    stack (no heap, no reference count; ``size`` must be a constant), where LLVM keeps a
+    fixed-size array whose every index is a constant after unrolling in registers (the tile
+    of a register-blocked kernel); in plain Python (``.py_func``), an empty NumPy array."""
     import numpy as np
 
     return np.empty(size, like.dtype)
 
 
 @functools.cache
-def _stack_array() -> Callable:
-    """The compiled ``stack_array(like, size)``: ``size`` elements of ``like``'s dtype on the
-    stack of the running function (no heap, no reference count), ``size`` a constant. A
-    fixed-size stack array whose every index is a constant after unrolling is kept in
-    registers by LLVM (the tile of a register-blocked kernel)."""
+def _compile_stack_array() -> None:
+    """Teach Numba :func:`stack_array` (once, at the first compile)."""
     from numba import types
     from numba.core import cgutils
-    from numba.core.extending import intrinsic
+    from numba.core.extending import intrinsic, overload
 
     @intrinsic
-    def stack_array(typingctx, like, size):
+    def alloca(typingctx, like, size):
         if not isinstance(like, types.Array) or not isinstance(size, types.IntegerLiteral):
             return None
         n, arytype = size.literal_value, types.Array(like.dtype, 1, "C")
@@ -134,22 +135,22 @@ def _stack_array() -> Callable:
 
         return arytype(like, size), codegen
 
-    return stack_array
+    @overload(stack_array, prefer_literal=True)
+    def typed(like, size):
+        if isinstance(size, types.IntegerLiteral):
+            return lambda like, size: alloca(like, size)
+        return None
 
 
 def __getattr__(name: str) -> Any:
     """``jit.prange``: Numba's parallel range inside a compiled function (resolved when it is
-    compiled, so importing this module imports no Numba), plain ``range`` without Numba.
-    ``jit.stack_array(like, size)``: a 1-D array of ``size`` (a constant) elements of
-    ``like``'s dtype on the compiled function's stack; a plain empty array without Numba."""
+    compiled, so importing this module imports no Numba), plain ``range`` without Numba."""
     if name == "prange":
         if available():
             import numba
 
             return numba.prange
         return range
-    if name == "stack_array":
-        return _stack_array() if available() else _stack_array_py
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
