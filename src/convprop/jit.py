@@ -5,7 +5,9 @@ The compiled engines and kernels are plain Python functions written as the seed'
 ``numba.njit(cache=True)`` (machine code kept on disk beside the module, so later processes skip
 the compile) and falls back to nothing: without Numba, :func:`available` is False and the
 callers use their NumPy engines. Importing convprop never imports Numba; the first compiled call
-does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``).
+does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``)
+and :func:`stack_array` a small array on the stack, which LLVM keeps in registers: with
+``compiled(slp=True)`` (LLVM's SLP vectoriser on), the register tiles of ``numba_tiled``.
 
 ``CONVPROP_NO_NUMBA=1`` in the environment makes :func:`available` False even where Numba is
 installed, so the NumPy path can be run and measured on the same machine.
