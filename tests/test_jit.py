@@ -53,3 +53,39 @@ def test_compiled_loops_run_on_one_thread_unless_asked():
     assert _run(code, NUMBA_NUM_THREADS="2") == str(min(2, os.cpu_count()))
     set_first = "from convprop import jit; jit.set_threads(2); print(jit.threads())"
     assert _run(set_first) == str(min(2, os.cpu_count()))
+
+
+@jit.compiled(slp=True)
+def _tile_sums(a, out):
+    """Sums of ``a``'s rows of 8 in a stack tile (the register-tile pattern of numba_tiled)."""
+    tile = jit.stack_array(a, 8)
+    for t in range(8):
+        tile[t] = 0
+    for r in range(a.shape[0]):
+        for t in range(8):
+            tile[t] += a[r, t]
+    for t in range(8):
+        out[t] = tile[t]
+
+
+def test_stack_array_without_numba_is_an_empty_array(monkeypatch):
+    monkeypatch.setattr(jit, "available", lambda: False)
+    tile = jit.stack_array(np.zeros(2, np.float32), 5)
+    assert tile.shape == (5,) and tile.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stack_array_tile_and_slp_compile_match_the_python_loops(dtype):
+    pytest.importorskip("numba")
+    from numba.core import config
+
+    if not jit.available():
+        pytest.skip("CONVPROP_NO_NUMBA is set")
+    before = config.SLP_VECTORIZE
+    a = np.random.default_rng(0).standard_normal((5, 8)).astype(dtype)
+    out, ref = np.empty(8, dtype), np.empty(8, dtype)
+    _tile_sums(a, out)
+    _tile_sums.py_func(a, ref)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    np.testing.assert_allclose(out, a.sum(axis=0), rtol=1e-5)
+    assert config.SLP_VECTORIZE == before  # switched on for the compile only

@@ -5,7 +5,9 @@ The compiled engines and kernels are plain Python functions written as the seed'
 ``numba.njit(cache=True)`` (machine code kept on disk beside the module, so later processes skip
 the compile) and falls back to nothing: without Numba, :func:`available` is False and the
 callers use their NumPy engines. Importing convprop never imports Numba; the first compiled call
-does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``).
+does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``)
+and :func:`stack_array` a small array on the stack, which LLVM keeps in registers: with
+``compiled(slp=True)`` (LLVM's SLP vectoriser on), the register tiles of ``numba_tiled``.
 
 ``CONVPROP_NO_NUMBA=1`` in the environment makes :func:`available` False even where Numba is
 installed, so the NumPy path can be run and measured on the same machine.
@@ -13,9 +15,10 @@ installed, so the NumPy path can be run and measured on the same machine.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 MISSING = "this needs Numba, the 'fast' extra: pip install 'convprop[fast]'"
@@ -34,17 +37,24 @@ def available() -> bool:
     return True
 
 
-def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: Any) -> Callable:
+def compiled(
+    fn: Callable | None = None, *, parallel: bool = False, slp: bool = False, **options: Any
+) -> Callable:
     """``fn`` compiled by ``numba.njit(cache=True, parallel=parallel, **options)`` on its
     first call (usable as ``@compiled`` or ``@compiled(parallel=True)``).
+
+    ``slp=True`` compiles ``fn`` with LLVM's SLP vectoriser on (Numba leaves it off): it turns
+    the unrolled loops over a small :func:`stack_array` tile into vector registers (the
+    register-blocked kernels of ``numba_tiled``). Only ``fn``'s own compiles are affected.
 
     The wrapper keeps the Python function as ``.py_func`` (it is the readable reference, and
     runs anywhere); calling the wrapper where Numba is missing raises RuntimeError with
     :data:`MISSING`.
     """
     if fn is None:
-        return functools.partial(compiled, parallel=parallel, **options)
+        return functools.partial(compiled, parallel=parallel, slp=slp, **options)
     jitted: list[Callable] = []
+    typed: set[tuple] = set()  # argument types compiled with the SLP vectoriser on
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
@@ -54,11 +64,84 @@ def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: A
             import numba
 
             _default_threads()
+            _compile_stack_array()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
+        if slp:
+            key = tuple(map(_kind, args))
+            if key not in typed:
+                with _slp_vectorize():
+                    out = jitted[0](*args)
+                typed.add(key)
+                return out
         return jitted[0](*args)
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
+
+
+def _kind(a: Any) -> Any:
+    """What Numba compiles a separate version for, told cheaply (``numba.typeof`` costs about
+    2 us an argument): an array's dtype, dimensions and layout flags, else the type."""
+    flags = getattr(a, "flags", None)
+    if flags is None:
+        return type(a)
+    return a.dtype, a.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned
+
+
+@contextlib.contextmanager
+def _slp_vectorize() -> Iterator[None]:
+    """Numba's SLP switch on, under its compiler lock, for the compiles inside the block."""
+    from numba.core import config
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:
+        before, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
+        try:
+            yield
+        finally:
+            config.SLP_VECTORIZE = before
+
+
+def stack_array(like: Any, size: int) -> Any:
+    """A 1-D array of ``size`` elements of ``like``'s dtype: inside a compiled function, on its
+    stack (no heap, no reference count; ``size`` must be a constant), where LLVM keeps a
+    fixed-size array whose every index is a constant after unrolling in registers (the tile
+    of a register-blocked kernel); in plain Python (``.py_func``), an empty NumPy array."""
+    import numpy as np
+
+    return np.empty(size, like.dtype)
+
+
+@functools.cache
+def _compile_stack_array() -> None:
+    """Teach Numba :func:`stack_array` (once, at the first compile)."""
+    from numba import types
+    from numba.core import cgutils
+    from numba.core.extending import intrinsic, overload
+
+    @intrinsic
+    def alloca(typingctx, like, size):
+        if not isinstance(like, types.Array) or not isinstance(size, types.IntegerLiteral):
+            return None
+        n, arytype = size.literal_value, types.Array(like.dtype, 1, "C")
+
+        def codegen(context, builder, sig, args):
+            data = cgutils.alloca_once(builder, context.get_data_type(like.dtype), size=n)
+            ary = context.make_array(arytype)(context, builder)
+            item = context.get_constant(types.intp, context.get_abi_sizeof(data.type.pointee))
+            length = context.get_constant(types.intp, n)
+            context.populate_array(
+                ary, data=data, shape=[length], strides=[item], itemsize=item, meminfo=None
+            )
+            return ary._getvalue()
+
+        return arytype(like, size), codegen
+
+    @overload(stack_array, prefer_literal=True)
+    def typed(like, size):
+        if isinstance(size, types.IntegerLiteral):
+            return lambda like, size: alloca(like, size)
+        return None
 
 
 def __getattr__(name: str) -> Any:

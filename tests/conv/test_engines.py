@@ -334,7 +334,7 @@ def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
         ((64, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_last"),  # batch_last's rows
         ((32, 64, 32, 32), (64, 64, 3, 3), 1, None),
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
-        ((64, 16, 28, 28), (16, 16, 3, 3), 1, None),
+        ((64, 16, 28, 28), (16, 16, 3, 3), 1, "numba_tiled"),
     ],
 )
 def test_compiled_rule(zs, ws, padding, engine):

@@ -32,6 +32,7 @@ from . import (
     numba_batch_last,
     numba_direct,
     numba_im2col,
+    numba_tiled,
     shifted_runs,
 )
 
@@ -103,6 +104,11 @@ ENGINES: dict[str, Engine] = {
         "compiled loops of the formula on batch-last memory, no patch (Numba; few channels)",
         compiled=True,
     ),
+    "numba_tiled": _plain(
+        numba_tiled,
+        "compiled loops of the seed's formula over register tiles of 4 channels (Numba)",
+        compiled=True,
+    ),
     "numba_im2col": _plain(
         numba_im2col,
         "a compiled patch packing and col2im around one GEMM per block (Numba)",
@@ -110,6 +116,7 @@ ENGINES: dict[str, Engine] = {
     ),
 }
 METHODS = ("auto", *ENGINES)
+TILED_CHANNELS = (8, 16)  # channels in and out where numba_tiled is picked (compiled_method)
 
 
 def auto_method(g: ConvGeometry) -> str:
@@ -137,6 +144,15 @@ def compiled_method(g: ConvGeometry) -> str | None:
       rows: the LeNet-5 step 4.57 -> 4.40 ms, 2 threads, and 4.9 -> 4.5 on one; LeNet's
       second, 150 rows, is slower there: 4.2 -> 6.1 ms. The boundary between is not measured:
       64 is where the NumPy rule used to start batch_last);
+    * otherwise stride 1, a kernel under 64 taps, 8 to 16 channels in and out
+      (:data:`TILED_CHANNELS`; the resnet row, ResNet's first stage): numba_tiled, the
+      formula's loops over register tiles. The resnet row per role, one thread, CPU time:
+      F 3.4 ms, G_delta 3.4, G_gw 3.5 against im2col's 5.0, 4.7, 5.1; a ResNet training step
+      (batch 128, depth 8, 3x32x32, one thread) 271-276 ms against 299-303 without it,
+      279-280 with it up to 32 channels and 298-301 up to 64 (the wide row: 109 ms against
+      im2col's 82). Not on LeNet-2 (a batch of small images: numba_batch_last above): alone
+      it is faster there (F+G 2.3 ms against batch_last's 2.6) but the LeNet-5 step is slower
+      with it (7.7 ms against 5.9; cold caches and the bias passes);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -146,6 +162,9 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if numpy_method(g) == "batch_last":
         few_rows = g.c * g.kh * g.kw < 64 and ENGINES["numba_batch_direct"].supports(g)
         return "numba_batch_direct" if few_rows else "numba_batch_last"
+    fewest, most = TILED_CHANNELS
+    if g.wide and g.kh * g.kw < 64 and fewest <= min(g.c, g.o) and max(g.c, g.o) <= most:
+        return "numba_tiled"
     return None
 
 
