@@ -13,6 +13,9 @@ contiguous, ``(j, n)`` along a row of the image and the batch (stride 1), and is
 with ``zp`` the input padded (``zp[c, y, x] = zt[c, y - pt, x - pl]``, zero off the image)
 and ``ep`` eps with zeros around it
 (the padding is never built: each tap's run is cut to the columns that land on the image).
+F sums in register tiles where the layer has 4 or more output channels and 32 or more images
+(:func:`correlate_tiles`, the tiles of :mod:`.numba_tiled` along the batch: LeNet's first
+layer 0.44 -> 0.31 ms, one thread), else in memory (:func:`correlate`).
 F's result and G_delta's are NCHW views of batch-last memory, as ``batch_last`` hands them
 on; inputs in that layout are read without a copy. Parallel over the rows of the result
 (Numba's threads, one by default: :mod:`convprop.jit`). Stride 1.
@@ -26,7 +29,59 @@ from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
+from .numba_tiled import OB, RUN, TILE, VW
+
 compiled = jit.compiled(parallel=True, fastmath={"reassoc", "contract"})  # sums in any order
+tiles = jit.compiled(parallel=True, slp=True, fastmath={"contract"})  # register tiles
+
+
+@tiles
+def correlate_tiles(zt, wt, b, dh, dw, pt, pl, out):
+    """:func:`correlate` summed in two register tiles of :data:`OB` output channels by
+    :data:`VW` images each (``wt`` the kernel with its output channels last, ``O >= OB``,
+    ``N >= RUN``), as :func:`numba_tiled.correlate` does along positions: every tap reads a
+    run of :data:`RUN` images of one input position and adds its outer product with ``OB``
+    weights into the tiles, which stay in vector registers for the ``C*kh*kw`` taps. The last
+    group of channels, and of images, is shifted back to end at ``O`` and ``N``."""
+    o_, ho, wo, nb = out.shape
+    c_, h, wi = zt.shape[0], zt.shape[1], zt.shape[2]
+    kh, kw = wt.shape[1], wt.shape[2]
+    groups = (o_ + OB - 1) // OB
+    for r in jit.prange(ho * groups):
+        i, o0 = r // groups, min(r % groups * OB, o_ - OB)
+        left = jit.stack_array(out, TILE)  # left[o*VW + v]: x[o0 + o, i, j, n0 + v]
+        right = jit.stack_array(out, TILE)  # right[o*VW + v]: x[o0 + o, i, j, n0 + VW + v]
+        for j in range(wo):
+            for step in range(0, nb, RUN):
+                n0 = min(step, nb - RUN)
+                for o in range(OB):
+                    for v in range(VW):
+                        left[o * VW + v] = b[o0 + o]
+                for o in range(OB):
+                    for v in range(VW):
+                        right[o * VW + v] = b[o0 + o]
+                for c in range(c_):
+                    for a in range(kh):
+                        y = i + dh * a - pt
+                        if y < 0 or y >= h:
+                            continue
+                        for t in range(kw):
+                            x = j + dw * t - pl
+                            if x < 0 or x >= wi:
+                                continue
+                            run, wv = zt[c, y, x, n0 : n0 + RUN], wt[c, a, t, o0 : o0 + OB]
+                            for o in range(OB):
+                                for v in range(VW):
+                                    left[o * VW + v] += wv[o] * run[v]
+                            for o in range(OB):
+                                for v in range(VW):
+                                    right[o * VW + v] += wv[o] * run[VW + v]
+                for o in range(OB):
+                    for v in range(VW):
+                        out[o0 + o, i, j, n0 + v] = left[o * VW + v]
+                for o in range(OB):
+                    for v in range(VW):
+                        out[o0 + o, i, j, n0 + VW + v] = right[o * VW + v]
 
 
 @compiled
@@ -146,8 +201,12 @@ def forward(
     """F into batch-last ``xt`` ``(O, Ho, Wo, N)``; returns the NCHW view of it."""
     xt = np.empty((g.o, g.ho, g.wo, g.n), z.dtype)
     bias = np.zeros(g.o, z.dtype) if b is None else b.astype(z.dtype, copy=False)
-    w = np.ascontiguousarray(w)
-    correlate(_batch_last(z, "batch_last"), w, bias, g.dh, g.dw, g.pt, g.pl, xt)
+    zt = _batch_last(z, "batch_last")
+    if g.o >= OB and g.n >= RUN:
+        wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
+        correlate_tiles(zt, wt, bias, g.dh, g.dw, g.pt, g.pl, xt)
+    else:
+        correlate(zt, np.ascontiguousarray(w), bias, g.dh, g.dw, g.pt, g.pl, xt)
     return xt.transpose(3, 0, 1, 2)
 
 
