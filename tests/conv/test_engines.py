@@ -388,3 +388,26 @@ def test_without_numba_auto_runs_the_numpy_engines():
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "zs, ws, opts",
+    [
+        ((33, 1, 9, 8), (6, 1, 5, 5), dict(padding=2)),  # LeNet's first layer, 33 images
+        ((40, 3, 7, 6), (5, 3, 3, 2), dict(padding=(2, 1), dilation=(2, 1))),
+        ((32, 2, 6, 6), (4, 2, 1, 1), dict()),
+    ],
+)
+def test_batch_direct_register_tiles(zs, ws, opts, dtype):
+    """numba_batch_direct's F in register tiles (4 or more channels out, 32 or more images:
+    the last group of channels and of images shifted back) equals im2col's, bias included."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    r = np.random.default_rng(8)
+    z, w = r.standard_normal(zs).astype(dtype), r.standard_normal(ws).astype(dtype)
+    b = r.standard_normal(ws[0]).astype(dtype)
+    x = conv.conv2d(z, w, b, method="numba_batch_direct", **opts)
+    ref = conv.conv2d(z.astype(np.float64), w, b, method="im2col", **opts)
+    assert x.dtype == dtype
+    np.testing.assert_allclose(x, ref, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
