@@ -13,6 +13,7 @@ _SHAPES = {  # what each array may be: (one image, a batch)
     "eps": ("(Ho, Wo)", "(N, C_out, Ho, Wo)"),
 }
 _WORKING = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = _WORKING  # compared by identity on the fast path (an equal copy takes the long one)
 EXACT = 2**53  # float64 holds every integer of smaller magnitude, and sums of them exactly
 INTEGER = np.dtype(np.int64)  # the result dtype when every input is an integer array
 
@@ -21,16 +22,15 @@ def prepare(**named):
     """Arrays as 4-D floats of one working dtype; also the result dtypes and whether they were
     2-D. Integer (and bool) arrays take the float inputs' dtype (float32 at least); when all
     inputs are integers they become float64 and the dtypes say int64 (see check_exact)."""
-    arrays = [np.asarray(a) for a in named.values()]
-    first = arrays[0]
-    if (  # the common case, all float32 or all float64 and 2-D or 4-D alike: nothing to do
-        first.dtype in _WORKING
-        and first.ndim in (2, 4)
-        and all(a.dtype == first.dtype and a.ndim == first.ndim for a in arrays)
-    ):
-        single = first.ndim == 2
-        dtypes = [first.dtype] * len(arrays)
-        return ([a[None, None] for a in arrays] if single else arrays), dtypes, single
+    arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in named.values()]
+    dtype, ndim = arrays[0].dtype, arrays[0].ndim
+    if (dtype is _F32 or dtype is _F64) and (ndim == 4 or ndim == 2):
+        for a in arrays:  # the common case: all float32 or float64, 2-D or 4-D alike
+            if a.dtype is not dtype or a.ndim != ndim:
+                break
+        else:
+            dtypes = [dtype] * len(arrays)
+            return (arrays if ndim == 4 else [a[None, None] for a in arrays]), dtypes, ndim == 2
     floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
     integers = all(a.dtype.kind in "biu" for a in arrays)
     to = np.result_type(np.float32, *floats) if floats else np.dtype(np.float64)
