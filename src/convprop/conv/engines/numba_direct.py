@@ -36,6 +36,7 @@ first), where each tap is too little work for a GEMM. Stride 1.
 from __future__ import annotations
 
 import functools
+from math import prod
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +50,7 @@ from ._layout import padded, positions
 BLOCK = 1024  # positions per step of the parallel loop: 4 KiB of float32, in L1 with the taps
 SMALL_BLOCK = 2048  # positions per step of the one-thread G_gw (measured: 1024 8 us, 2048 6)
 SPECIALISED = ((3, 3), (5, 5))  # kernel sizes with a small form: the seed's, LeNet's
+SMALL_ITEMS = 1 << 15  # work arrays up to 128 KiB of float32 (glibc's mmap threshold)
 SERIAL_WORK = 1 << 20  # multiply-adds below which no thread is worth waking (seed: 0.15 M)
 
 fastmath = {"reassoc", "contract"}  # sums in any order
@@ -62,7 +64,7 @@ u = np.uint64  # an index that is never negative: no wraparound test in the loop
 
 class SmallKernels(NamedTuple):
     correlate: object  # (src, w, start, wp, dh, dw, x): x (N, O, Ho, Wo) itself, no junk
-    gram: object  # (e, zp, m, wp, dh, dw, g_w): g_w itself, not partial sums
+    gram: object  # (eps, zp, wp, dh, dw, g_w): from eps itself, g_w itself
 
 
 @functools.cache
@@ -87,20 +89,31 @@ def small_kernels(kh: int, kw: int) -> SmallKernels:
                             x[n, o, i, j] = acc
 
     @serial
-    def gram_small(e, zp, m, wp, dh, dw, g_w):
-        """``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + a*dh*wp + b*dw]``, ``q < m``,
-        block by block of positions (each block's e and zp in L1 while every tap reads it)."""
+    def gram_small(eps, zp, wp, dh, dw, g_w):
+        """``g_w[o, c, a, b] = sum_{n, i, j} eps[n, o, i, j] zp[n, c, i*wp + j + off(a, b)]``:
+        a block of eps rows at a time placed on wide positions ``q = i*wp + j`` (zero at the
+        junk columns) in a buffer that stays in L1 with zp's rows while every tap reads it."""
+        n_, o_, ho, wo = eps.shape
+        rows = max(1, SMALL_BLOCK // wp)
+        e = np.empty(rows * wp, eps.dtype)
+        last = ho * wp - (kw - 1) * dw  # the positions of a plane that read inside it
         zero = g_w.dtype.type(0)
         g_w[:] = 0
-        for n in range(e.shape[0]):
-            for q0 in range(0, m, SMALL_BLOCK):
-                for o in range(e.shape[1]):
+        for n in range(n_):
+            for o in range(o_):
+                for i0 in range(0, ho, rows):
+                    for r in range(min(rows, ho - i0)):
+                        for j in range(wo):
+                            e[u(r * wp + j)] = eps[n, o, i0 + r, j]
+                        for j in range(wo, wp):
+                            e[u(r * wp + j)] = 0
+                    q0 = i0 * wp
                     for c in range(zp.shape[1]):
                         for a in range(kh):
                             for b in range(kw):
                                 acc = zero
-                                for q in range(q0, min(q0 + SMALL_BLOCK, m)):
-                                    acc += e[n, o, u(q)] * zp[n, c, u(q + a * dh * wp + b * dw)]
+                                for q in range(min(rows * wp, last - q0)):
+                                    acc += e[q] * zp[n, c, u(q0 + q + a * dh * wp + b * dw)]
                                 g_w[o, c, a, b] += acc
 
     return SmallKernels(correlate_small, gram_small)
@@ -143,6 +156,14 @@ def _small(g: ConvGeometry) -> SmallKernels | None:
     if work > SERIAL_WORK and jit.threads() > 1:
         return None
     return small_kernels(g.kh, g.kw)
+
+
+def _work(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A work array: a fresh one when small (malloc reuses a freed block at once, cheaper than
+    the workspace's bookkeeping), else the workspace's scratch (no page faults anew)."""
+    if prod(shape) <= SMALL_ITEMS:
+        return np.empty(shape, dtype)
+    return scratch(name, shape, dtype)
 
 
 # ------------------------------------------------------------------ the general form
@@ -203,13 +224,13 @@ def supports(g: ConvGeometry) -> bool:
 def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """F: ``x[n, o, q] = sum_{c, a, b} w[o, c, a, b] zp[n, c, q + off(a, b)]``."""
     zp = padded(z, g).reshape(g.n, g.c, -1)
-    w = np.ascontiguousarray(w)
     x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
     small = _small(g)
-    if small:
+    if small:  # w as it comes (flipped for convolution: a strided view, read once per tap)
         small.correlate(zp, w, 0, g.wp, g.dh, g.dw, x)
         return x
     out = scratch("out", (g.n, g.o, g.ho, g.wp), z.dtype)
+    w = np.ascontiguousarray(w)
     correlate(zp, w, 0, positions(g)[0], g.wp, g.dh, g.dw, out.reshape(g.n, g.o, -1))
     narrow(out.reshape(g.n, g.o, -1), g.wp, 0, x)
     return x
@@ -219,15 +240,16 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
     """G_delta: ``delta[n, c, p] = sum_{o, a, b} w[o, c, kh-1-a, kw-1-b] el[n, o, p + off]``
     on the rows ``pt .. pt + H`` of the padded grid."""
     lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
-    el = scratch("eps_lead", (g.n, g.o, lead + g.hp * g.wp), eps.dtype)
+    el = _work("eps_lead", (g.n, g.o, lead + g.hp * g.wp), eps.dtype)
     place(eps, lead, g.wp, el)
-    wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, O, kh, kw)
+    wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
     delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
     small = _small(g)
     if small:
         small.correlate(el, wf, g.pt * g.wp + g.pl, g.wp, g.dh, g.dw, delta)
         return delta
     out = scratch("out", (g.n, g.c, g.h, g.wp), eps.dtype)
+    wf = np.ascontiguousarray(wf)
     correlate(el, wf, g.pt * g.wp, g.h * g.wp, g.wp, g.dh, g.dw, out.reshape(g.n, g.c, -1))
     narrow(out.reshape(g.n, g.c, -1), g.wp, g.pl, delta)
     return delta
@@ -236,14 +258,14 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
 def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``."""
     zp = padded(z, g).reshape(g.n, g.c, -1)
-    e = scratch("eps", (g.n, g.o, g.ho * g.wp), eps.dtype)  # zero at the junk columns
-    place(eps, 0, g.wp, e)
-    m = positions(g)[0]
     small = _small(g)
     if small:
         g_w = np.empty((g.o, g.c, g.kh, g.kw), eps.dtype)
-        small.gram(e, zp, m, g.wp, g.dh, g.dw, g_w)
+        small.gram(eps, zp, g.wp, g.dh, g.dw, g_w)
         return g_w
+    e = scratch("eps", (g.n, g.o, g.ho * g.wp), eps.dtype)  # zero at the junk columns
+    place(eps, 0, g.wp, e)
+    m = positions(g)[0]
     chunks = max(1, min(jit.threads(), g.n * -(-m // BLOCK)))
     parts = np.empty((chunks, g.o, g.c, g.kh, g.kw), eps.dtype)
     gram(e, zp, m, g.wp, g.dh, g.dw, parts)
