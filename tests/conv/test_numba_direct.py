@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from convprop import conv, jit
-from convprop.conv import functions
+from convprop.conv import _arguments
 from convprop.conv.engines import numba_direct
 
 # (z shape, w shape, padding, dilation): the seed's layer, LeNet's first, padded and dilated
@@ -71,8 +71,20 @@ def test_remembered_geometry_keeps_every_check():
             conv.conv2d(z, w, **{"padding": 1, **bad})
     with pytest.raises(ValueError, match="kind must be one of"):
         conv.conv2d(z, w, kind="convolve")
-    g = functions._resolve((1, 1, 8, 8), (1, 1, 3, 3), 1, 1, 1, "convolution", 1)
-    assert functions._resolve((1, 1, 8, 8), (1, 1, 3, 3), 1, 1, 1, "convolution", 1) is g
+    eps = np.ones((1, 1, 8, 8), np.float32)
+    conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, padding=1)
+    conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, padding=1)
+    for bad in [dict(stride=True), dict(padding=1.0)]:
+        with pytest.raises(ValueError):
+            conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, **{"padding": 1, **bad})
+        with pytest.raises(ValueError):
+            conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **{"padding": 1, **bad})
+    with pytest.raises(ValueError, match="eps shape mismatch"):
+        conv.conv2d_adjoint_input(eps[..., :7], w, input_shape=z.shape, padding=1)
+    with pytest.raises(ValueError, match="batch mismatch"):
+        conv.conv2d_adjoint_weight(np.ones((2, 1, 8, 8)), z, kernel_shape=w.shape, padding=1)
+    g = _arguments.resolve((1, 1, 8, 8), (1, 1, 3, 3), 1, 1, 1, "convolution", 1)
+    assert _arguments.resolve((1, 1, 8, 8), (1, 1, 3, 3), 1, 1, 1, "convolution", 1) is g
     assert conv.conv_geometry((8, 8), (3, 3), padding=1) is not g  # the public one is fresh
 
 

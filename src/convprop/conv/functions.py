@@ -17,13 +17,14 @@ from ._arguments import (
     check_eps,
     check_exact,
     finish,
-    infer_input_shape,
-    infer_kernel_shape,
+    input_geometry,
     oriented,
     prepare,
+    resolve,
+    weight_geometry,
 )
 from .engines import ENGINES, Engine, auto_method, engine_for
-from .geometry import ConvGeometry, conv_geometry, geometry_of
+from .geometry import ConvGeometry, conv_geometry
 
 Pair = int | tuple[int, int]
 
@@ -116,13 +117,8 @@ def conv2d_adjoint_input(
     """
     (eps, w), dtypes, single = prepare(eps=eps, w=w)
     if geometry is None:
-        if eps.shape[1] != w.shape[0]:
-            raise ValueError(
-                f"channel mismatch: eps has {eps.shape[1]} channels, w has C_out={w.shape[0]}"
-            )
-        options = (stride, padding, dilation, kind)
-        zs = infer_input_shape(input_shape, eps.shape, w.shape, *options, single, groups)
-        geometry = _resolve(zs, w.shape, *options, groups)
+        options = (stride, padding, dilation, kind, groups)
+        geometry = input_geometry(eps.shape, w.shape, input_shape, single, *options)
     elif w.shape != geometry.kernel_shape:
         raise ValueError(f"w has shape {w.shape}, the geometry {geometry.kernel_shape}")
     check_eps(eps, geometry)
@@ -164,11 +160,8 @@ def conv2d_adjoint_weight(
     """
     (eps, z), dtypes, single = prepare(eps=eps, z=z)
     if geometry is None:
-        if eps.shape[0] != z.shape[0]:
-            raise ValueError(f"batch mismatch: eps has N={eps.shape[0]}, z has N={z.shape[0]}")
-        options = (stride, padding, dilation)
-        ws = infer_kernel_shape(kernel_shape, eps.shape, z.shape, *options, single, groups)
-        geometry = _resolve(z.shape, ws, *options, kind, groups)
+        options = (stride, padding, dilation, kind, groups)
+        geometry = weight_geometry(eps.shape, z.shape, kernel_shape, single, *options)
     elif z.shape != geometry.input_shape:
         raise ValueError(f"z has shape {z.shape}, the geometry {geometry.input_shape}")
     check_eps(eps, geometry)
@@ -204,7 +197,7 @@ def conv2d_backward(
     (eps4, z4, w4), _, _ = prepare(eps=eps, z=z, w=w)  # checks; the dtypes come below
     if eps4.shape[0] != z4.shape[0]:
         raise ValueError(f"batch mismatch: eps has N={eps4.shape[0]}, z has N={z4.shape[0]}")
-    g = _resolve(z4.shape, w4.shape, stride, padding, dilation, kind, groups)
+    g = resolve(z4.shape, w4.shape, stride, padding, dilation, kind, groups)
     delta = conv2d_adjoint_input(eps, w, method=method, geometry=g)
     g_w = conv2d_adjoint_weight(eps, z, method=method, geometry=g)
     return delta, g_w
@@ -246,47 +239,10 @@ def _engine(method: str, g: ConvGeometry, exact: bool) -> Engine:
 
 def _geometry(geometry, zs, ws, stride, padding, dilation, kind, groups) -> ConvGeometry:
     if geometry is None:
-        return _resolve(zs, ws, stride, padding, dilation, kind, groups)
+        return resolve(zs, ws, stride, padding, dilation, kind, groups)
     if zs != geometry.input_shape or ws != geometry.kernel_shape:
         raise ValueError(
             f"z {zs} and w {ws} do not match the geometry's {geometry.input_shape} and "
             f"{geometry.kernel_shape}"
         )
     return geometry
-
-
-_RESOLVED: dict[tuple, ConvGeometry] = {}  # geometry_of's results for plain arguments
-_RESOLVED_LIMIT = 256  # entries; a training loop repeats a few shapes
-
-
-def _resolve(zs, ws, stride, padding, dilation, kind, groups) -> ConvGeometry:
-    """:func:`geometry_of`, remembered for arguments made of plain ints and strings, which a
-    training loop repeats (0.3 us instead of 1.7 on the seed's layer).
-
-    A value that only equals a plain one (``True == 1``, ``2.0 == 2``) takes geometry_of's
-    checks every time. The geometry is shared between calls, so it never leaves this module:
-    F keeps work for G only under a geometry the caller passed (``keep``), never this one."""
-    if (
-        type(stride) is type(dilation) is type(groups) is int
-        and (type(padding) is str or type(padding) is int)
-        and type(kind) is str
-        and len(zs) == len(ws) == 4
-        and _ints(*zs, *ws)
-    ):
-        key = (zs, ws, stride, padding, dilation, kind, groups)
-        g = _RESOLVED.get(key)
-        if g is None:
-            g = geometry_of(zs, ws, stride, padding, dilation, kind, groups)
-            if len(_RESOLVED) >= _RESOLVED_LIMIT:
-                _RESOLVED.clear()
-            _RESOLVED[key] = g
-        return g
-    return geometry_of(zs, ws, stride, padding, dilation, kind, groups)
-
-
-def _ints(n, c, h, w, o, ci, kh, kw) -> bool:
-    """Whether all eight sizes are plain ints (unrolled: a third of ``all()``'s time)."""
-    return (
-        type(n) is type(c) is type(h) is type(w) is type(o) is type(ci) is type(kh) is int
-        and type(kw) is int
-    )
