@@ -16,12 +16,18 @@ transposed (JAX's transpose rule), and one compiled loop computes both.
 Each formula is written below as plain loops, compiled by :func:`convprop.jit.compiled` on
 first use and cached on disk, in two forms:
 
-* **small** (:func:`small_kernels`, kernel sizes :data:`SPECIALISED`, one thread): the kernel
-  size is a constant of the compiled code, so the tap loops unroll and each output position
-  sums its taps in a register (one store per position, not one per tap); the loops index the
-  arrays directly, with no view made inside them (each view costs Numba a reference count),
-  and offsets as unsigned ints (no test for negative indices in the inner loop, which then
-  vectorises). The seed's layer: F 4.5 us, G_gw 6 us, against 9 and 8 for the general form.
+* **small** (:func:`small_kernels`, kernel sizes :data:`SPECIALISED`, run on one thread: where
+  Numba has one, or the work is below :data:`SERIAL_WORK`, where waking threads costs more):
+  the kernel size is a constant of the compiled code, so the tap loops unroll and each output
+  position sums its taps in a register (one store per position, not one per tap); x and delta
+  are written row by row straight into the result (no junk columns, no copy); G_gw places a
+  block of eps rows at a time on wide positions in an L1 buffer (no scratch ``e``). The loops
+  index the arrays directly, with no view made inside them (each view costs Numba a reference
+  count), and offsets are unsigned ints (no test for negative indices in the inner loop, which
+  then vectorises). No parallel launch: a plain compiled call. The seed's layer (2 cores, one
+  thread): F 5.8 us, G_delta 2.2 + 5.3, G_gw 7.3, against 10.7, 2 + 9 + 2 (copies) and 8
+  for the general form; LeNet-1 forced here (64x1x28x28 -> 6, 5x5 p2): F+G 2.16 ms against
+  2.17 (its rows of 28 leave loop tails; G_gw gains what F and G_delta lose).
 * **general** (:func:`correlate`, :func:`gram`, any kernel, Numba's threads): the innermost
   loop runs along a run of positions ``q``, contiguous, for one block of about :data:`BLOCK`
   positions at a time, which stays in the L1 cache while every tap of every channel is added
@@ -48,7 +54,7 @@ from convprop.conv.workspace import scratch
 from ._layout import padded, positions
 
 BLOCK = 1024  # positions per step of the parallel loop: 4 KiB of float32, in L1 with the taps
-SMALL_BLOCK = 2048  # positions per step of the one-thread G_gw (measured: 1024 8 us, 2048 6)
+SMALL_BLOCK = 2048  # positions per block of the small G_gw (measured: 1024 8 us, 2048 6-7)
 SPECIALISED = ((3, 3), (5, 5))  # kernel sizes with a small form: the seed's, LeNet's
 SMALL_ITEMS = 1 << 15  # work arrays up to 128 KiB of float32 (glibc's mmap threshold)
 SERIAL_WORK = 1 << 20  # multiply-adds below which no thread is worth waking (seed: 0.15 M)
