@@ -25,19 +25,23 @@ EXACT = 2**53  # float64 holds every integer of smaller magnitude, and sums of t
 INTEGER = np.dtype(np.int64)  # the result dtype when every input is an integer array
 
 
-def prepare(**named):
-    """Arrays as 4-D floats of one working dtype; also the result dtypes and whether they were
-    2-D. Integer (and bool) arrays take the float inputs' dtype (float32 at least); when all
-    inputs are integers they become float64 and the dtypes say int64 (see check_exact)."""
-    arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in named.values()]
-    dtype, ndim = arrays[0].dtype, arrays[0].ndim
-    if (dtype is _F32 or dtype is _F64) and (ndim == 4 or ndim == 2):
-        for a in arrays:  # the common case: all float32 or float64, 2-D or 4-D alike
-            if a.dtype is not dtype or a.ndim != ndim:
-                break
-        else:
-            dtypes = [dtype] * len(arrays)
-            return (arrays if ndim == 4 else [a[None, None] for a in arrays]), dtypes, ndim == 2
+def prepare(names: tuple[str, ...], *arrays):
+    """``arrays`` (named ``names`` in messages) as 4-D floats of one working dtype; also the
+    result dtypes and whether they were 2-D. Integer (and bool) arrays take the float inputs'
+    dtype (float32 at least); when all inputs are integers they become float64 and the dtypes
+    say int64 (see check_exact)."""
+    first = arrays[0]
+    if type(first) is np.ndarray:  # the common case, by identity: float32 or float64 arrays,
+        dtype, ndim = first.dtype, first.ndim  # all 2-D or all 4-D, returned as they are
+        if (dtype is _F32 or dtype is _F64) and (ndim == 4 or ndim == 2):
+            for a in arrays:
+                if type(a) is not np.ndarray or a.dtype is not dtype or a.ndim != ndim:
+                    break
+            else:
+                common = list(arrays) if ndim == 4 else [a[None, None] for a in arrays]
+                return common, [dtype] * len(arrays), ndim == 2
+    named = dict(zip(names, (np.asarray(a) for a in arrays), strict=True))
+    arrays = list(named.values())
     floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
     integers = all(a.dtype.kind in "biu" for a in arrays)
     to = np.result_type(np.float32, *floats) if floats else np.dtype(np.float64)
@@ -174,8 +178,9 @@ REMEMBERED_LIMIT = 256  # entries, then forgotten all at once
 
 
 def resolve(zs, ws, stride, padding, dilation, kind, groups) -> ConvGeometry:
-    """:func:`~convprop.conv.geometry.geometry_of`, remembered for plain arguments."""
-    plain = _plain(stride, padding, dilation, kind, groups) and _ints(*zs, *ws)
+    """:func:`~convprop.conv.geometry.geometry_of`, remembered for plain arguments; ``zs`` and
+    ``ws`` are arrays' shapes (plain ints: ``.shape`` gives nothing else)."""
+    plain = _plain(stride, padding, dilation, kind, groups)
     key = ("F", zs, ws, stride, padding, dilation, kind, groups) if plain else None
     g = _REMEMBERED.get(key) if plain else None
     if g is None:

@@ -63,7 +63,7 @@ def conv2d(
     (N, O, Ho, Wo)``, ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``; valid, stride 1:
     ``Ho = H - kh + 1``.
     """
-    (z, w), dtypes, single = prepare(z=z, w=w)
+    (z, w), dtypes, single = prepare(("z", "w"), z, w)
     g = _geometry(geometry, z.shape, w.shape, stride, padding, dilation, kind, groups)
     exact = dtypes[0] == INTEGER
     if b is not None:
@@ -115,7 +115,7 @@ def conv2d_adjoint_input(
     Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C/groups, kh, kw) ->
     (N, C, H, W)``.
     """
-    (eps, w), dtypes, single = prepare(eps=eps, w=w)
+    (eps, w), dtypes, single = prepare(("eps", "w"), eps, w)
     if geometry is None:
         options = (stride, padding, dilation, kind, groups)
         geometry = input_geometry(eps.shape, w.shape, input_shape, single, *options)
@@ -158,7 +158,7 @@ def conv2d_adjoint_weight(
     Shape: ``(Ho, Wo), (H, W) -> (kh, kw)`` or ``(N, O, Ho, Wo), (N, C, H, W) ->
     (O, C/groups, kh, kw)`` (and ``(O,)``).
     """
-    (eps, z), dtypes, single = prepare(eps=eps, z=z)
+    (eps, z), dtypes, single = prepare(("eps", "z"), eps, z)
     if geometry is None:
         options = (stride, padding, dilation, kind, groups)
         geometry = weight_geometry(eps.shape, z.shape, kernel_shape, single, *options)
@@ -194,7 +194,7 @@ def conv2d_backward(
     :func:`conv2d_adjoint_input` and :func:`conv2d_adjoint_weight` on one geometry. Shape:
     ``eps`` as ``F(z, w)``, ``delta`` as ``z``, ``g_w`` as ``w``.
     """
-    (eps4, z4, w4), _, _ = prepare(eps=eps, z=z, w=w)  # checks; the dtypes come below
+    (eps4, z4, w4), _, _ = prepare(("eps", "z", "w"), eps, z, w)  # checks; the dtypes come below
     if eps4.shape[0] != z4.shape[0]:
         raise ValueError(f"batch mismatch: eps has N={eps4.shape[0]}, z has N={z4.shape[0]}")
     g = resolve(z4.shape, w4.shape, stride, padding, dilation, kind, groups)
