@@ -75,8 +75,8 @@ def finish(a: np.ndarray, dtypes, single: bool, contiguous: bool = True) -> np.n
     C-contiguous (or, with ``contiguous=False``, in whatever layout the engine wrote)."""
     a = a[0, 0] if single else a
     dtype = dtypes[0]
-    if dtype is dtypes[-1] is a.dtype and dtype is not INTEGER and a.flags.c_contiguous:
-        return a  # the common case, by identity: the engine's result as it is
+    if dtype is dtypes[-1] is a.dtype and dtype is not INTEGER:  # the common case, by identity
+        return a if a.flags.c_contiguous or not contiguous else a.copy()  # a.copy(): C order
     dtype = dtype if dtype == dtypes[-1] else np.result_type(*dtypes)
     if dtype == INTEGER:  # float64 sums of integers below 2**53 (check_exact): exact
         return a.astype(INTEGER)

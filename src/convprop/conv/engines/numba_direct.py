@@ -69,7 +69,8 @@ u = np.uint64  # an index that is never negative: no wraparound test in the loop
 
 
 class SmallKernels(NamedTuple):
-    correlate: object  # (src, w, start, wp, dh, dw, x): x (N, O, Ho, Wo) itself, no junk
+    correlate: object  # (src, w, start, wp, dh, dw, x): src (N, C, ...) C-contiguous planes,
+    # x (N, O, Ho, Wo) itself (no junk columns)
     gram: object  # (eps, zp, wp, dh, dw, g_w): from eps itself, g_w itself
 
 
@@ -84,6 +85,7 @@ def small_kernels(kh: int, kw: int) -> SmallKernels:
     def correlate_small(src, w, start, wp, dh, dw, x):
         """``x[n, o, i, j] = sum_{c, a, b} w[o, c, a, b] src[n, c, start + i*wp + j + off(a, b)]``,
         ``off(a, b) = a*dh*wp + b*dw``, each position's sum in a register."""
+        src = src.reshape(src.shape[0], src.shape[1], -1)  # planes as flat runs
         zero = x.dtype.type(0)
         for n in range(x.shape[0]):
             for o in range(x.shape[1]):
@@ -105,6 +107,7 @@ def small_kernels(kh: int, kw: int) -> SmallKernels:
         the taps of one kernel row share each load of the buffer (measured 7.0 us against
         8.1 tap by tap on the seed's layer)."""
         n_, o_, ho, wo = eps.shape
+        zp = zp.reshape(zp.shape[0], zp.shape[1], -1)  # planes as flat runs
         rows = max(1, SMALL_BLOCK // wp)
         e = np.empty(rows * wp, eps.dtype)
         last = ho * wp - (kw - 1) * dw  # the positions of a plane that read inside it
@@ -243,12 +246,13 @@ def supports(g: ConvGeometry) -> bool:
 
 def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """F: ``x[n, o, q] = sum_{c, a, b} w[o, c, a, b] zp[n, c, q + off(a, b)]``."""
-    zp = padded(z, g).reshape(g.n, g.c, -1)
+    zp = padded(z, g)
     x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
     small = _small(g)
     if small:  # w as it comes (flipped for convolution: a strided view, read once per tap)
         small.correlate(zp, w, 0, g.wp, g.dh, g.dw, x)
         return x
+    zp = zp.reshape(g.n, g.c, -1)
     out = scratch("out", (g.n, g.o, g.ho, g.wp), z.dtype)
     w = np.ascontiguousarray(w)
     correlate(zp, w, 0, positions(g)[0], g.wp, g.dh, g.dw, out.reshape(g.n, g.o, -1))
@@ -277,12 +281,13 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
 
 def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_gw: ``g_w[o, c, a, b] = sum_{n, q} e[n, o, q] zp[n, c, q + off(a, b)]``."""
-    zp = padded(z, g).reshape(g.n, g.c, -1)
+    zp = padded(z, g)
     small = _small(g)
     if small:
         g_w = np.empty((g.o, g.c, g.kh, g.kw), eps.dtype)
         small.gram(eps, zp, g.wp, g.dh, g.dw, g_w)
         return g_w
+    zp = zp.reshape(g.n, g.c, -1)
     e = scratch("eps", (g.n, g.o, g.ho * g.wp), eps.dtype)  # zero at the junk columns
     place(eps, 0, g.wp, e)
     m = positions(g)[0]
