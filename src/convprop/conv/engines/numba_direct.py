@@ -25,9 +25,11 @@ first use and cached on disk, in two forms:
   index the arrays directly, with no view made inside them (each view costs Numba a reference
   count), and offsets are unsigned ints (no test for negative indices in the inner loop, which
   then vectorises). No parallel launch: a plain compiled call. The seed's layer (2 cores, one
-  thread): F 5.8 us, G_delta 2.2 + 5.3, G_gw 7.3, against 10.7, 2 + 9 + 2 (copies) and 8
-  for the general form; LeNet-1 forced here (64x1x28x28 -> 6, 5x5 p2): F+G 2.16 ms against
-  2.17 (its rows of 28 leave loop tails; G_gw gains what F and G_delta lose).
+  thread, the compiled calls alone): F 5.8 us, G_delta 2.2 (placing eps) + 5.3, G_gw 6.5,
+  against 10.7, 2 + 9 + 2 (copies) and 8 for the general form; at the public functions F
+  9-10 us, G_delta 12, G_gw 11 (were 19-22, 23-28, 20-23). LeNet-1 forced here (64x1x28x28
+  -> 6, 5x5 p2): F+G 2.16 ms against 2.17 (its rows of 28 leave loop tails; G_gw gains what
+  F and G_delta lose).
 * **general** (:func:`correlate`, :func:`gram`, any kernel, Numba's threads): the innermost
   loop runs along a run of positions ``q``, contiguous, for one block of about :data:`BLOCK`
   positions at a time, which stays in the L1 cache while every tap of every channel is added
