@@ -100,10 +100,11 @@ def _max_abs(a: np.ndarray) -> float:
     return float(np.abs(a).max()) if a.size else 0.0
 
 
-def check_eps(eps: np.ndarray, g: ConvGeometry) -> None:
+def check_eps(es: tuple[int, ...], g: ConvGeometry) -> None:
+    """eps's (4-D) shape ``es`` against the output of ``g``: one line if they differ."""
     expected = (g.n, g.o, g.ho, g.wo)
-    if eps.shape != expected:
-        got, want = (eps.shape[2:], expected[2:]) if g.n == g.o == 1 else (eps.shape, expected)
+    if es != expected:
+        got, want = (es[2:], expected[2:]) if g.n == g.o == 1 else (es, expected)
         raise ValueError(f"eps shape mismatch: F gives {want} for these options, got {got}")
 
 
@@ -190,7 +191,8 @@ def resolve(zs, ws, stride, padding, dilation, kind, groups) -> ConvGeometry:
 
 
 def input_geometry(es, ws, input_shape, single, stride, padding, dilation, kind, groups):
-    """G_delta's geometry from eps and w's shapes and ``input_shape`` (inferred when None)."""
+    """G_delta's geometry from eps and w's shapes and ``input_shape`` (inferred when None),
+    checked against eps's shape (once per remembered key)."""
     plain = _plain(stride, padding, dilation, kind, groups) and _plain_shape(input_shape)
     key = ("input", es, ws, input_shape, single, stride, padding, dilation, kind, groups)
     g = _REMEMBERED.get(key) if plain else None
@@ -200,12 +202,14 @@ def input_geometry(es, ws, input_shape, single, stride, padding, dilation, kind,
         options = (stride, padding, dilation, kind)
         zs = infer_input_shape(input_shape, es, ws, *options, single, groups)
         g = geometry_of(zs, ws, *options, groups)
+        check_eps(es, g)
         _remember(key if plain else None, g)
     return g
 
 
 def weight_geometry(es, zs, kernel_shape, single, stride, padding, dilation, kind, groups):
-    """G_gw's geometry from eps and z's shapes and ``kernel_shape`` (inferred when None)."""
+    """G_gw's geometry from eps and z's shapes and ``kernel_shape`` (inferred when None),
+    checked against eps's shape (once per remembered key)."""
     plain = _plain(stride, padding, dilation, kind, groups) and _plain_shape(kernel_shape)
     key = ("weight", es, zs, kernel_shape, single, stride, padding, dilation, kind, groups)
     g = _REMEMBERED.get(key) if plain else None
@@ -215,6 +219,7 @@ def weight_geometry(es, zs, kernel_shape, single, stride, padding, dilation, kin
         options = (stride, padding, dilation)
         ws = infer_kernel_shape(kernel_shape, es, zs, *options, single, groups)
         g = geometry_of(zs, ws, *options, kind, groups)
+        check_eps(es, g)
         _remember(key if plain else None, g)
     return g
 

@@ -121,7 +121,8 @@ def conv2d_adjoint_input(
         geometry = input_geometry(eps.shape, w.shape, input_shape, single, *options)
     elif w.shape != geometry.kernel_shape:
         raise ValueError(f"w has shape {w.shape}, the geometry {geometry.kernel_shape}")
-    check_eps(eps, geometry)
+    else:
+        check_eps(eps.shape, geometry)
     g = geometry
     exact = dtypes[0] == INTEGER
     if exact:
@@ -164,7 +165,8 @@ def conv2d_adjoint_weight(
         geometry = weight_geometry(eps.shape, z.shape, kernel_shape, single, *options)
     elif z.shape != geometry.input_shape:
         raise ValueError(f"z has shape {z.shape}, the geometry {geometry.input_shape}")
-    check_eps(eps, geometry)
+    else:
+        check_eps(eps.shape, geometry)
     g = geometry
     exact = dtypes[0] == INTEGER
     if exact:
