@@ -17,13 +17,14 @@ from ._arguments import (
     check_eps,
     check_exact,
     finish,
-    infer_input_shape,
-    infer_kernel_shape,
+    input_geometry,
     oriented,
     prepare,
+    resolve,
+    weight_geometry,
 )
 from .engines import ENGINES, Engine, auto_method, engine_for
-from .geometry import ConvGeometry, conv_geometry, geometry_of
+from .geometry import ConvGeometry, conv_geometry
 
 Pair = int | tuple[int, int]
 
@@ -62,7 +63,7 @@ def conv2d(
     (N, O, Ho, Wo)``, ``Ho = (H + pt + pb - d*(kh - 1) - 1) // s + 1``; valid, stride 1:
     ``Ho = H - kh + 1``.
     """
-    (z, w), dtypes, single = prepare(z=z, w=w)
+    (z, w), dtypes, single = prepare(("z", "w"), z, w)
     g = _geometry(geometry, z.shape, w.shape, stride, padding, dilation, kind, groups)
     exact = dtypes[0] == INTEGER
     if b is not None:
@@ -114,18 +115,14 @@ def conv2d_adjoint_input(
     Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C/groups, kh, kw) ->
     (N, C, H, W)``.
     """
-    (eps, w), dtypes, single = prepare(eps=eps, w=w)
+    (eps, w), dtypes, single = prepare(("eps", "w"), eps, w)
     if geometry is None:
-        if eps.shape[1] != w.shape[0]:
-            raise ValueError(
-                f"channel mismatch: eps has {eps.shape[1]} channels, w has C_out={w.shape[0]}"
-            )
-        options = (stride, padding, dilation, kind)
-        zs = infer_input_shape(input_shape, eps.shape, w.shape, *options, single, groups)
-        geometry = geometry_of(zs, w.shape, *options, groups)
+        options = (stride, padding, dilation, kind, groups)
+        geometry = input_geometry(eps.shape, w.shape, input_shape, single, *options)
     elif w.shape != geometry.kernel_shape:
         raise ValueError(f"w has shape {w.shape}, the geometry {geometry.kernel_shape}")
-    check_eps(eps, geometry)
+    else:
+        check_eps(eps.shape, geometry)
     g = geometry
     exact = dtypes[0] == INTEGER
     if exact:
@@ -162,16 +159,14 @@ def conv2d_adjoint_weight(
     Shape: ``(Ho, Wo), (H, W) -> (kh, kw)`` or ``(N, O, Ho, Wo), (N, C, H, W) ->
     (O, C/groups, kh, kw)`` (and ``(O,)``).
     """
-    (eps, z), dtypes, single = prepare(eps=eps, z=z)
+    (eps, z), dtypes, single = prepare(("eps", "z"), eps, z)
     if geometry is None:
-        if eps.shape[0] != z.shape[0]:
-            raise ValueError(f"batch mismatch: eps has N={eps.shape[0]}, z has N={z.shape[0]}")
-        options = (stride, padding, dilation)
-        ws = infer_kernel_shape(kernel_shape, eps.shape, z.shape, *options, single, groups)
-        geometry = geometry_of(z.shape, ws, *options, kind, groups)
+        options = (stride, padding, dilation, kind, groups)
+        geometry = weight_geometry(eps.shape, z.shape, kernel_shape, single, *options)
     elif z.shape != geometry.input_shape:
         raise ValueError(f"z has shape {z.shape}, the geometry {geometry.input_shape}")
-    check_eps(eps, geometry)
+    else:
+        check_eps(eps.shape, geometry)
     g = geometry
     exact = dtypes[0] == INTEGER
     if exact:
@@ -201,10 +196,10 @@ def conv2d_backward(
     :func:`conv2d_adjoint_input` and :func:`conv2d_adjoint_weight` on one geometry. Shape:
     ``eps`` as ``F(z, w)``, ``delta`` as ``z``, ``g_w`` as ``w``.
     """
-    (eps4, z4, w4), _, _ = prepare(eps=eps, z=z, w=w)  # checks; the dtypes come below
+    (eps4, z4, w4), _, _ = prepare(("eps", "z", "w"), eps, z, w)  # checks; the dtypes come below
     if eps4.shape[0] != z4.shape[0]:
         raise ValueError(f"batch mismatch: eps has N={eps4.shape[0]}, z has N={z4.shape[0]}")
-    g = geometry_of(z4.shape, w4.shape, stride, padding, dilation, kind, groups)
+    g = resolve(z4.shape, w4.shape, stride, padding, dilation, kind, groups)
     delta = conv2d_adjoint_input(eps, w, method=method, geometry=g)
     g_w = conv2d_adjoint_weight(eps, z, method=method, geometry=g)
     return delta, g_w
@@ -246,7 +241,7 @@ def _engine(method: str, g: ConvGeometry, exact: bool) -> Engine:
 
 def _geometry(geometry, zs, ws, stride, padding, dilation, kind, groups) -> ConvGeometry:
     if geometry is None:
-        return geometry_of(zs, ws, stride, padding, dilation, kind, groups)
+        return resolve(zs, ws, stride, padding, dilation, kind, groups)
     if zs != geometry.input_shape or ws != geometry.kernel_shape:
         raise ValueError(
             f"z {zs} and w {ws} do not match the geometry's {geometry.input_shape} and "
