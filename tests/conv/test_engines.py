@@ -411,3 +411,24 @@ def test_batch_direct_register_tiles(zs, ws, opts, dtype):
     ref = conv.conv2d(z.astype(np.float64), w, b, method="im2col", **opts)
     assert x.dtype == dtype
     np.testing.assert_allclose(x, ref, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "zs, ws, opts",
+    [
+        ((33, 6, 9, 8), (5, 6, 5, 5), dict()),  # LeNet's second layer's shape, 33 images
+        ((40, 4, 7, 6), (3, 4, 3, 2), dict(padding=(2, 1), dilation=(2, 1))),
+    ],
+)
+def test_batch_direct_adjoint_input_in_register_tiles(zs, ws, opts):
+    """numba_batch_direct's G_delta by F's tiled loop on eps (4 or more input channels, 32
+    or more images) equals im2col's G_delta."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    r = np.random.default_rng(9)
+    z, w = r.standard_normal(zs), r.standard_normal(ws)
+    x = conv.conv2d(z, w, method="im2col", **opts)
+    eps = r.standard_normal(x.shape)
+    opts = dict(input_shape=zs, **opts)
+    delta = conv.conv2d_adjoint_input(eps, w, method="numba_batch_direct", **opts)
+    np.testing.assert_allclose(delta, conv.conv2d_adjoint_input(eps, w, method="im2col", **opts))

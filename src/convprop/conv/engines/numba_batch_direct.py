@@ -219,7 +219,18 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
 
 
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """G_delta into batch-last ``(C, H, W, N)``; returns the NCHW view of it."""
+    """G_delta into batch-last ``(C, H, W, N)``; returns the NCHW view of it.
+
+    With 4 or more input channels and 32 or more images, G_delta is F's tiled loop on eps:
+    ``delta[c, y, x] = sum_{o, a, b} flip(w)[o, c, a, b] eps[o, y + d*a - pt', x + d*b - pl']``
+    with ``flip(w)[o, c, a, b] = w[o, c, kh-1-a, kw-1-b]`` and ``pt' = d*(kh-1) - pt`` (as
+    ``numba_tiled`` does on its padded grid); else the loops of :func:`scatter`."""
     dt = np.empty((g.c, g.h, g.w, g.n), eps.dtype)
-    scatter(_batch_last(eps, "eps"), np.ascontiguousarray(w), g.dh, g.dw, g.pt, g.pl, dt)
+    et = _batch_last(eps, "eps")
+    if g.c >= OB and g.n >= RUN:
+        wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
+        pt, pl = g.dh * (g.kh - 1) - g.pt, g.dw * (g.kw - 1) - g.pl
+        correlate_tiles(et, wf, np.zeros(g.c, eps.dtype), g.dh, g.dw, pt, pl, dt)
+    else:
+        scatter(et, np.ascontiguousarray(w), g.dh, g.dw, g.pt, g.pl, dt)
     return dt.transpose(3, 0, 1, 2)
