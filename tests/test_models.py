@@ -140,3 +140,28 @@ def test_lenet5_recipe_matches_pytorch_within_one_point(tmp_path):
     runs = ", ".join(f"{a:.4f} vs {b:.4f}" for a, b in zip(ours, theirs, strict=True))
     assert 0.5 < np.mean(theirs) < 0.995, f"the task is trivial or hopeless: {runs}"
     assert abs(np.mean(ours) - np.mean(theirs)) <= 0.01, f"convprop vs PyTorch: {runs}"
+
+
+def test_lenet5_gradients_match_torch_at_a_batch_of_64():
+    """A LeNet-5 step at batch 64, float32, on the engines "auto" picks there (the compiled
+    batch-last ones where Numba is installed, their register tiles included): the loss and
+    every parameter's gradient equal the PyTorch twin's to float32 rounding."""
+    from convprop import ops
+    from convprop.tensor import Tensor
+
+    model = build_model("lenet5", (1, 28, 28), 10, np.random.default_rng(0))
+    twin = torch_twin(model)
+    r = np.random.default_rng(1)
+    x = r.standard_normal((64, 1, 28, 28), dtype=np.float32)
+    y = r.integers(0, 10, 64)
+    loss = ops.cross_entropy(model(Tensor(x)), y)
+    loss.backward()
+    theirs = torch.nn.functional.cross_entropy(twin(torch.tensor(x)), torch.tensor(y))
+    theirs.backward()
+    np.testing.assert_allclose(float(loss.data), theirs.item(), rtol=1e-6)
+    for ours, (name, p) in zip(model.parameters(), twin.named_parameters(), strict=True):
+        g = p.grad.numpy()
+        if g.ndim == 4:  # the twin holds the flipped kernels (PyTorch correlates)
+            g = g[:, :, ::-1, ::-1]
+        assert ours.grad.dtype == np.float32
+        np.testing.assert_allclose(ours.grad, g, rtol=0, atol=1e-5 * np.abs(g).max(), err_msg=name)
