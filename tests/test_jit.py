@@ -55,6 +55,22 @@ def test_compiled_loops_run_on_one_thread_unless_asked():
     assert _run(set_first) == str(min(2, os.cpu_count()))
 
 
+def test_the_callers_numba_threads_are_left_as_they_are():
+    """convprop's one thread applies to its own parallel loops: a caller's Numba setting is
+    the same after a compiled convolution whose loops are parallel."""
+    pytest.importorskip("numba")
+    if os.cpu_count() < 2:
+        pytest.skip("needs 2 cores")
+    code = (
+        "import numba, numpy as np; numba.set_num_threads(2)\n"
+        "from convprop import conv, jit\n"
+        "z, w = np.ones((64, 6, 14, 14), np.float32), np.ones((16, 6, 5, 5), np.float32)\n"
+        "x = conv.conv2d(z, w, method='numba_batch_direct')\n"
+        "print(numba.get_num_threads(), jit.threads(), float(x[0, 0, 0, 0]))"
+    )
+    assert _run(code) == "2 1 150.0"
+
+
 @jit.compiled(slp=True)
 def _tile_sums(a, out):
     """Sums of ``a``'s rows of 8 in a stack tile (the register-tile pattern of numba_tiled)."""

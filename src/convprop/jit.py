@@ -45,7 +45,9 @@ def compiled(
 
     ``slp=True`` compiles ``fn`` with LLVM's SLP vectoriser on (Numba leaves it off): it turns
     the unrolled loops over a small :func:`stack_array` tile into vector registers (the
-    register-blocked kernels of ``numba_tiled``). Only ``fn``'s own compiles are affected.
+    register-blocked kernels of ``numba_tiled``). It is on for the compiles made during
+    ``fn``'s first call per argument types (``fn``'s, and those of functions it calls that
+    compile then), and off again after.
 
     The wrapper keeps the Python function as ``.py_func`` (it is the readable reference, and
     runs anywhere); calling the wrapper where Numba is missing raises RuntimeError with
@@ -63,17 +65,16 @@ def compiled(
                 raise RuntimeError(f"{fn.__name__}: {MISSING}")
             import numba
 
-            _default_threads()
             _compile_stack_array()
             jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
         if slp:
             key = tuple(map(_kind, args))
             if key not in typed:
                 with _slp_vectorize():
-                    out = jitted[0](*args)
+                    out = _run(jitted[0], args, parallel)
                 typed.add(key)
                 return out
-        return jitted[0](*args)
+        return _run(jitted[0], args, parallel)
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
@@ -156,38 +157,51 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@functools.cache
-def _default_threads() -> None:
-    """Once, at the first compile: one thread for the compiled loops, unless
-    ``NUMBA_NUM_THREADS`` is set (or :func:`set_threads` is called after).
+_THREADS: list[int | None] = [None]  # convprop's thread count (None: not chosen yet)
 
-    Measured here (2 cores, OpenBLAS on 2 threads, Numba's OpenMP layer): parallel compiled
-    kernels between the BLAS's GEMMs contend with its threads (both spin while waiting), so
-    one thread is faster in practice: a ResNet training step (batch 128, depth 8) 201-203 ms
-    against 240-245 ms with 2 threads, the seed's layer F+G 73 us against 86, numba_im2col's
-    F on LeNet-1 0.97 ms against 14 ms."""
-    if "NUMBA_NUM_THREADS" in os.environ:
-        return
+
+def _run(jitted: Callable, args: tuple, parallel: bool) -> Any:
+    """``jitted(*args)``; a parallel one on convprop's thread count (:func:`threads`), the
+    caller's Numba setting restored after (0.6 us to read it, 1.1 us for each change)."""
+    if not parallel:
+        return jitted(*args)
     import numba
 
-    numba.set_num_threads(1)
+    before, ours = numba.get_num_threads(), threads()
+    if before == ours:
+        return jitted(*args)
+    numba.set_num_threads(ours)
+    try:
+        return jitted(*args)
+    finally:
+        numba.set_num_threads(before)
 
 
 def threads() -> int:
-    """The number of threads Numba's parallel loops use (1 where Numba is missing)."""
+    """The number of threads convprop's parallel compiled loops use (1 where Numba is
+    missing): :func:`set_threads`'s, else ``NUMBA_NUM_THREADS``'s where it is set, else one.
+
+    One by default, measured here (2 cores, OpenBLAS on 2 threads, Numba's OpenMP layer):
+    parallel compiled kernels between the BLAS's GEMMs contend with its threads (both spin
+    while waiting), so one thread is faster in practice: a ResNet training step (batch 128,
+    depth 8) 201-203 ms against 240-245 ms with 2 threads, the seed's layer F+G 73 us
+    against 86, numba_im2col's F on LeNet-1 0.97 ms against 14 ms. The choice applies to
+    convprop's own loops only: each parallel call sets it and gives the caller's Numba
+    setting back after, so code of the caller's that uses Numba is not changed."""
     if not available():
         return 1
-    import numba
+    if _THREADS[0] is None:
+        import numba
 
-    _default_threads()
-    return int(numba.get_num_threads())
+        _THREADS[0] = numba.config.NUMBA_NUM_THREADS if "NUMBA_NUM_THREADS" in os.environ else 1
+    return _THREADS[0]
 
 
 def set_threads(n: int) -> None:
-    """Use ``n`` threads in Numba's parallel loops (a process-wide setting: called by the
-    CLI's entry points and the bench, or by a library caller who asks, never silently)."""
+    """Use ``n`` threads in convprop's parallel compiled loops (called by the CLI's entry
+    points and the bench, or by a library caller who asks; Numba's own setting for other
+    code is left as it is)."""
     if available():
         import numba
 
-        _default_threads()  # done first, so that this choice stands
-        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+        _THREADS[0] = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))

@@ -29,7 +29,12 @@ from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
-from .numba_tiled import OB, RUN, TILE, VW
+# the tiles of numba_tiled, with their sizes written here: Numba's disk cache keys on this
+# file, so constants imported from another would stay compiled in after a change there
+OB = 4  # output channels per tile
+VW = 16  # images per tile: one vector of 16 float32 (AVX-512)
+TILE = OB * VW  # sums per tile
+RUN = 2 * VW  # images per step: two tiles
 
 compiled = jit.compiled(parallel=True, fastmath={"reassoc", "contract"})  # sums in any order
 tiles = jit.compiled(parallel=True, slp=True, fastmath={"contract"})  # register tiles
