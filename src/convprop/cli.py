@@ -280,7 +280,10 @@ def cmd_exam(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from convprop.bench import run
+    from convprop.bench.suite import check_out
 
+    with validating():  # before the rows run (the recipe group takes about 20 minutes)
+        check_out(Path(args.out))
     return run(args)
 
 

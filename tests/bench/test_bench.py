@@ -92,3 +92,16 @@ def test_the_engine_table_and_the_seed_limit_print_every_engine_given(capsys):
     assert limit["bound_s"] == max(limit["memory_bound_s"], limit["flop_bound_s"])
     report.print_seed_limit(limit, 10.0, 100.0)
     assert "the limit" in capsys.readouterr().out
+
+
+def test_a_bad_out_is_refused_before_any_row_runs(tmp_path, capsys, monkeypatch):
+    """--out a folder, or in a missing folder: one line, exit 2, and no row is run."""
+    from convprop import cli
+    from convprop.bench import suite
+
+    monkeypatch.setattr(suite, "run_suite", lambda *a, **k: pytest.fail("a row ran"))
+    assert cli.main(["bench", "--only", "ops", "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    missing = tmp_path / "missing" / "bench.json"
+    assert cli.main(["bench", "--only", "ops", "--out", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err

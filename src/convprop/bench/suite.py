@@ -248,6 +248,15 @@ def _print_row(row: Row, peak: float, bandwidth: float) -> None:
     report.print_row(row, peak, bandwidth)
 
 
+def check_out(out: Path) -> None:
+    """ValueError (one line) unless ``out`` can take the results: a file (new or replaced) in
+    an existing folder. Checked before any row runs."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder: give the results' file, e.g. {out}/bench.json")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {out}: folder {out.parent} does not exist")
+
+
 def add_arguments(parser: Any) -> None:
     """The flags of ``convprop bench``."""
     parser.add_argument("--out", default="bench.json", help="where to write the results")
