@@ -161,10 +161,20 @@ OP_OPTIONS = [
 ]
 
 
+BATCH_LAST_CASES = [  # numba_batch_direct computes stride 1 only
+    (m, o)
+    for m in ("batch_last", "numba_batch_last", "numba_batch_direct")
+    for o in OP_OPTIONS
+    if m != "numba_batch_direct" or o.get("stride", 1) == 1
+]
+
+
 @pytest.mark.parametrize("block_bytes", [batch_last.BATCH_BYTES, 1])  # one block; 1 image each
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("opts", OP_OPTIONS, ids=str)
-@pytest.mark.parametrize("method", each(["batch_last", "numba_batch_last", "numba_batch_direct"]))
+@pytest.mark.parametrize(
+    "method, opts",
+    [pytest.param(m, o, id=f"{m}-{o}", marks=each([m])[0].marks) for m, o in BATCH_LAST_CASES],
+)
 def test_op_with_bias_folded_and_patch_kept_matches_torch(
     kind, opts, block_bytes, method, monkeypatch
 ):
@@ -172,8 +182,6 @@ def test_op_with_bias_folded_and_patch_kept_matches_torch(
     results handed on batch-last ((C, H, W, N) views), with padding, stride and dilation;
     NumPy's and the compiled packing and col2im, over one block and over several; and the
     compiled loops on batch-last memory (stride 1), which take and give that layout too."""
-    if method == "numba_batch_direct" and opts.get("stride", 1) != 1:
-        pytest.skip("numba_batch_direct: stride 1")
     torch = torch_module()
     tF = torch.nn.functional
     monkeypatch.setattr(batch_last, "BATCH_BYTES", block_bytes)
