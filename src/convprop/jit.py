@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,35 +50,52 @@ def compiled(
     ``fn``'s first call per argument types (``fn``'s, and those of functions it calls that
     compile then), and off again after.
 
+    A parallel ``fn`` runs on convprop's thread count (:func:`threads`): where that is one,
+    it is compiled a second time without ``parallel`` (its ``prange`` a plain range), which
+    saves the thread pool's launch and the setting of Numba's thread count around each call
+    (about 0.1 ms of a LeNet-5 step's 3.6); that copy is cached under its own name (Numba's
+    disk cache does not tell a parallel compile from a serial one).
+
     The wrapper keeps the Python function as ``.py_func`` (it is the readable reference, and
     runs anywhere); calling the wrapper where Numba is missing raises RuntimeError with
     :data:`MISSING`.
     """
     if fn is None:
         return functools.partial(compiled, parallel=parallel, slp=slp, **options)
-    jitted: list[Callable] = []
-    typed: set[tuple] = set()  # argument types compiled with the SLP vectoriser on
+    jitted: dict[bool, Callable] = {}  # by whether the compile is parallel
+    typed: set[tuple] = set()  # (parallel, argument types) compiled with the SLP vectoriser
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
-        if not jitted:
+        par = parallel and threads() > 1
+        kernel = jitted.get(par)
+        if kernel is None:
             if not available():
                 raise RuntimeError(f"{fn.__name__}: {MISSING}")
             import numba
 
             _compile_stack_array()
-            jitted.append(numba.njit(cache=True, parallel=parallel, **options)(fn))
+            source = fn if par or not parallel else _renamed(fn, "_serial")
+            kernel = jitted[par] = numba.njit(cache=True, parallel=par, **options)(source)
         if slp:
-            key = tuple(map(_kind, args))
+            key = (par, *map(_kind, args))
             if key not in typed:
                 with _slp_vectorize():
-                    out = _run(jitted[0], args, parallel)
+                    out = _run(kernel, args, par)
                 typed.add(key)
                 return out
-        return _run(jitted[0], args, parallel)
+        return _run(kernel, args, par)
 
     call.py_func = fn  # type: ignore[attr-defined]
     return call
+
+
+def _renamed(fn: Callable, suffix: str) -> Callable:
+    """A copy of ``fn`` (the same code and globals) whose qualified name ends in ``suffix``."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    copy.__module__, copy.__defaults__ = fn.__module__, fn.__defaults__
+    return copy
 
 
 def _kind(a: Any) -> Any:

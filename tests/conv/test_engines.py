@@ -440,3 +440,42 @@ def test_batch_direct_adjoint_input_in_register_tiles(zs, ws, opts):
     opts = dict(input_shape=zs, **opts)
     delta = conv.conv2d_adjoint_input(eps, w, method="numba_batch_direct", **opts)
     np.testing.assert_allclose(delta, conv.conv2d_adjoint_input(eps, w, method="im2col", **opts))
+
+
+COMPILED_CASES = [  # (engine, z shape, w shape, options)
+    ("numba_direct", (8, 4, 64, 60), (4, 4, 3, 3), dict(padding=1)),  # above SERIAL_WORK
+    ("numba_direct", (2, 1, 33, 30), (1, 1, 4, 2), dict(dilation=(2, 1))),
+    ("numba_batch_direct", (40, 3, 9, 8), (6, 3, 5, 5), dict(padding=2)),
+    ("numba_batch_direct", (5, 2, 7, 6), (3, 2, 3, 2), dict(padding=(2, 1))),
+    ("numba_batch_last", (33, 4, 9, 9), (6, 4, 4, 4), dict(stride=2, padding=1)),
+    ("numba_tiled", (3, 9, 12, 11), (10, 9, 3, 3), dict(padding=1)),
+    ("numba_im2col", (3, 2, 9, 8), (4, 2, 3, 3), dict(stride=(2, 1), padding=1)),
+]
+
+
+@pytest.mark.parametrize("method, zs, ws, opts", COMPILED_CASES, ids=str)
+def test_compiled_engines_on_two_threads_equal_im2col(method, zs, ws, opts):
+    """The parallel compiles (Numba's threads, 2 here; one thread runs a serial compile of
+    the same loops): F, G_delta and G_gw equal im2col's."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    before = jit.threads()
+    jit.set_threads(2)
+    try:
+        if jit.threads() < 2:
+            pytest.skip("needs 2 cores")
+        r = np.random.default_rng(10)
+        z, w = r.standard_normal(zs), r.standard_normal(ws)
+        x = conv.conv2d(z, w, method=method, **opts)
+        np.testing.assert_allclose(x, conv.conv2d(z, w, method="im2col", **opts), atol=1e-12)
+        eps = r.standard_normal(x.shape)
+        for name, fn, shape in [
+            ("input", conv.conv2d_adjoint_input, dict(input_shape=zs)),
+            ("weight", conv.conv2d_adjoint_weight, dict(kernel_shape=ws)),
+        ]:
+            other = z if name == "weight" else w
+            ours = fn(eps, other, method=method, **shape, **opts)
+            ref = fn(eps, other, method="im2col", **shape, **opts)
+            np.testing.assert_allclose(ours, ref, atol=1e-10, err_msg=name)
+    finally:
+        jit.set_threads(before)
