@@ -11,11 +11,12 @@ contiguous, ``(j, n)`` along a row of the image and the batch (stride 1), and is
     G_delta:  delta[c, y, x, n] = sum_{o, a, b} w[o, c, a, b] ep[o, y + pt - d*a, x + pl - d*b, n]
 
 with ``zp`` the input padded (``zp[c, y, x] = zt[c, y - pt, x - pl]``, zero off the image)
-and ``ep`` eps with zeros around it
-(the padding is never built: each tap's run is cut to the columns that land on the image).
-F sums in register tiles where the layer has 4 or more output channels and 32 or more images
-(:func:`correlate_tiles`, the tiles of :mod:`.numba_tiled` along the batch: LeNet's first
-layer 0.44 -> 0.31 ms, one thread), else in memory (:func:`correlate`).
+and ``ep`` eps with zeros around it (the padding is never built: each tap's run is cut to the
+columns that land on the image). G_delta is F's loop again, on eps with the kernel flipped
+and transposed. That loop sums in register tiles where the result has 4 or more channels and
+there are 32 or more images (:func:`correlate_tiles`, the tiles of :mod:`.numba_tiled` along
+the batch: LeNet's first layer's F 0.44 -> 0.31 ms, one thread), else in memory
+(:func:`correlate`).
 F's result and G_delta's are NCHW views of batch-last memory, as ``batch_last`` hands them
 on; inputs in that layout are read without a copy. Parallel over the rows of the result
 (Numba's threads, one by default: :mod:`convprop.jit`). Stride 1.
@@ -157,34 +158,6 @@ def gram(eps, zt, dh, dw, pt, pl, g_w):
                 g_w[o, c, a, t] = acc[a, t]
 
 
-@compiled
-def scatter(eps, w, dh, dw, pt, pl, out):
-    """``out[c, y, x, n] = sum_{o, a, b} w[o, c, a, b] eps[o, y + pt - dh*a, x + pl - dw*b, n]``
-    (zero off eps's grid), one row ``(c, y)`` per step."""
-    c_, h, wi, nb = out.shape
-    o_, ho, wo = eps.shape[0], eps.shape[1], eps.shape[2]
-    kh, kw = w.shape[2], w.shape[3]
-    flat_eps = eps.reshape(o_, ho, wo * nb)
-    for r in jit.prange(c_ * h):
-        c, y = r // h, r % h
-        row = out[c, y].reshape(wi * nb)
-        row[:] = 0
-        for o in range(o_):
-            for a in range(kh):
-                i = y + pt - dh * a
-                if i < 0 or i >= ho:
-                    continue
-                src = flat_eps[o, i]
-                for t in range(kw):
-                    shift = pl - dw * t  # column x reads eps's column x + shift
-                    x0 = min(wi, max(0, -shift))
-                    x1 = max(x0, min(wi, wo - shift))
-                    wv = w[o, c, a, t]
-                    dst, run = row[x0 * nb : x1 * nb], src[(x0 + shift) * nb :]
-                    for k in range(dst.size):
-                        dst[k] += wv * run[k]
-
-
 def supports(g: ConvGeometry) -> bool:
     """Stride 1 (any padding and dilation)."""
     return g.wide
@@ -200,18 +173,25 @@ def _batch_last(a: np.ndarray, name: str) -> np.ndarray:
     return copy
 
 
+def _correlate(zt, w_oc, bias, dh, dw, pt, pl, out):
+    """``out[p, i, j, n] = bias[p] + sum_{r, a, b} w_oc[p, r, a, b] zt[r, i + dh*a - pt,
+    j + dw*b - pl, n]`` (``w_oc`` ``(P, R, kh, kw)``, ``out`` ``(P, Ho, Wo, N)``): in register
+    tiles (:func:`correlate_tiles`) for 4 or more channels out and 32 or more images, else in
+    memory (:func:`correlate`)."""
+    if out.shape[0] >= OB and out.shape[3] >= RUN:
+        wt = np.ascontiguousarray(w_oc.transpose(1, 2, 3, 0))  # (R, kh, kw, P)
+        correlate_tiles(zt, wt, bias, dh, dw, pt, pl, out)
+    else:
+        correlate(zt, np.ascontiguousarray(w_oc), bias, dh, dw, pt, pl, out)
+
+
 def forward(
     z: np.ndarray, w: np.ndarray, g: ConvGeometry, b: np.ndarray | None = None, keep=False
 ) -> np.ndarray:
     """F into batch-last ``xt`` ``(O, Ho, Wo, N)``; returns the NCHW view of it."""
     xt = np.empty((g.o, g.ho, g.wo, g.n), z.dtype)
     bias = np.zeros(g.o, z.dtype) if b is None else b.astype(z.dtype, copy=False)
-    zt = _batch_last(z, "batch_last")
-    if g.o >= OB and g.n >= RUN:
-        wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
-        correlate_tiles(zt, wt, bias, g.dh, g.dw, g.pt, g.pl, xt)
-    else:
-        correlate(zt, np.ascontiguousarray(w), bias, g.dh, g.dw, g.pt, g.pl, xt)
+    _correlate(_batch_last(z, "batch_last"), w, bias, g.dh, g.dw, g.pt, g.pl, xt)
     return xt.transpose(3, 0, 1, 2)
 
 
@@ -224,18 +204,13 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
 
 
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """G_delta into batch-last ``(C, H, W, N)``; returns the NCHW view of it.
+    """G_delta, F's loop on eps, into batch-last ``(C, H, W, N)``; returns the NCHW view.
 
-    With 4 or more input channels and 32 or more images, G_delta is F's tiled loop on eps:
-    ``delta[c, y, x] = sum_{o, a, b} flip(w)[o, c, a, b] eps[o, y + d*a - pt', x + d*b - pl']``
-    with ``flip(w)[o, c, a, b] = w[o, c, kh-1-a, kw-1-b]`` and ``pt' = d*(kh-1) - pt`` (as
-    ``numba_tiled`` does on its padded grid); else the loops of :func:`scatter`."""
+    ``delta[c, y, x] = sum_{o, a, b} flip(w)[c, o, a, b] eps[o, y + d*a - pt', x + d*b - pl']``
+    with ``flip(w)[c, o, a, b] = w[o, c, kh-1-a, kw-1-b]`` and ``pt' = d*(kh-1) - pt`` (the
+    adjoint's formula with ``a`` for ``kh-1-a``; as ``numba_tiled`` does on its padded grid)."""
     dt = np.empty((g.c, g.h, g.w, g.n), eps.dtype)
-    et = _batch_last(eps, "eps")
-    if g.c >= OB and g.n >= RUN:
-        wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
-        pt, pl = g.dh * (g.kh - 1) - g.pt, g.dw * (g.kw - 1) - g.pl
-        correlate_tiles(et, wf, np.zeros(g.c, eps.dtype), g.dh, g.dw, pt, pl, dt)
-    else:
-        scatter(et, np.ascontiguousarray(w), g.dh, g.dw, g.pt, g.pl, dt)
+    wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
+    pt, pl = g.dh * (g.kh - 1) - g.pt, g.dw * (g.kw - 1) - g.pl
+    _correlate(_batch_last(eps, "eps"), wf, np.zeros(g.c, eps.dtype), g.dh, g.dw, pt, pl, dt)
     return dt.transpose(3, 0, 1, 2)
