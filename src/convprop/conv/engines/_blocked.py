@@ -28,7 +28,17 @@ import numpy as np
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
-from ._layout import blocks, crop, full_positions, narrow, padded, positions, wide_eps, windows
+from ._layout import (
+    blocks,
+    crop,
+    full_positions,
+    narrow,
+    padded,
+    placed_eps,
+    positions,
+    wide_eps,
+    windows,
+)
 
 
 class Contractions(NamedTuple):
@@ -75,17 +85,12 @@ def _adjoint_input_correlate(eps, w, g, k):
     no position reads across a row or an image. Positions: the rows ``pt .. pt + H`` of the
     padded grid, all ``Wp`` columns; the padding columns are dropped.
     """
-    lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
-    plane = lead + g.hp * g.wp
     wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
     delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
     m = g.h * g.wp
     per_image = (g.o * g.kh * g.kw if k.copies_patch else g.c) * m * eps.itemsize
     for n0, nb in blocks(g.n, per_image):
-        el = scratch("eps_lead", (nb, g.o, plane), eps.dtype)
-        el.fill(0)
-        rows = el[:, :, lead : lead + g.ho * g.wp].reshape(nb, g.o, g.ho, g.wp)
-        rows[..., : g.wo] = eps[n0 : n0 + nb]
+        el = placed_eps(eps, g, n0, nb)
         out = scratch("out", (nb, g.c, m), eps.dtype)
         k.correlate(windows(el, g, 0, nb, start=g.pt * g.wp, count=m), wf, out)
         delta[n0 : n0 + nb] = out.reshape(nb, g.c, g.h, g.wp)[..., g.pl : g.pl + g.w]

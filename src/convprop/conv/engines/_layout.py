@@ -128,3 +128,25 @@ def wide_eps(eps: np.ndarray, g: ConvGeometry, n0: int, nb: int, name: str = "ep
     e[..., g.wo :] = 0
     e[..., : g.wo] = eps[n0 : n0 + nb]
     return e.reshape(nb, g.o, -1)[..., : positions(g)[0]]
+
+
+def eps_lead(g: ConvGeometry) -> int:
+    """``off(kh-1, kw-1) = (kh-1)*d*Wp + (kw-1)*d``: the zeros before eps when G_delta is F
+    again, a correlation of eps with the kernel flipped and transposed (stride 1)."""
+    return (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
+
+
+def placed_eps(eps: np.ndarray, g: ConvGeometry, n0: int, nb: int) -> np.ndarray:
+    """eps of images n0.. for that correlation, ``el`` ``(nb, O, lead + Hp*Wp)``: after
+    ``lead = eps_lead(g)`` zeros, eps's rows on rows of ``Wp``, zero at the junk columns and
+    after its last row, so that no position reads across a row or an image (JAX's transpose
+    rule). G_delta's positions are then the rows ``pt .. pt + H`` of the padded grid, at
+    ``q + off(a, b)`` from ``start = pt*Wp``."""
+    lead = eps_lead(g)
+    el = scratch("eps_lead", (nb, g.o, lead + g.hp * g.wp), eps.dtype)
+    el[..., :lead] = 0
+    el[..., lead + g.ho * g.wp :] = 0
+    rows = el[..., lead : lead + g.ho * g.wp].reshape(nb, g.o, g.ho, g.wp)
+    rows[..., g.wo :] = 0
+    rows[..., : g.wo] = eps[n0 : n0 + nb]
+    return el

@@ -26,7 +26,7 @@ import numpy as np
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
-from ._layout import padded
+from ._layout import padded, placed_eps
 
 BLOCK_BYTES = 1 << 20  # patch bytes per block of images: about one core's L2
 
@@ -93,13 +93,7 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
     """G_delta: ``delta[n, c, y, x] = sum_{o, a, b} flip(w)[c, o, a, b] el[n, o, p + off]``,
     ``el`` eps after ``off(kh-1, kw-1)`` zeros on rows of ``Wp``, positions ``p`` the rows
     ``pt .. pt + H`` of the padded grid."""
-    lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
-    el = scratch("eps_lead", (g.n, g.o, lead + g.hp * g.wp), eps.dtype)
-    el[..., :lead] = 0
-    el[..., lead + g.ho * g.wp :] = 0
-    rows = el[..., lead : lead + g.ho * g.wp].reshape(g.n, g.o, g.ho, g.wp)
-    rows[..., g.wo :] = 0
-    rows[..., : g.wo] = eps
+    el = placed_eps(eps, g, 0, g.n)
     wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)
     delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
     correlate(el, wf, g, g.pt * g.wp, g.h * g.wp, delta, g.h, g.pl)

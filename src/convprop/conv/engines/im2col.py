@@ -30,7 +30,7 @@ import numpy as np
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
-from ._layout import crop, full_positions, padded, positions, windows
+from ._layout import crop, full_positions, padded, placed_eps, positions, windows
 
 BLOCK_BYTES = 1 << 20  # patch bytes per block of images: half of one core's L2
 ONE_GEMM_MACS = 1 << 20  # per-image products of more multiply-adds go one GEMM per block
@@ -183,18 +183,11 @@ def _adjoint_input_correlate(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) ->
     columns, so that no position reads across a row or an image (JAX's transpose rule).
     Positions: the rows ``pt .. pt + H`` of the padded grid, all ``Wp`` columns.
     """
-    lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
-    plane = lead + g.hp * g.wp
     wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(g.c, -1)
     one = one_gemm(g, wf.shape[1])
     delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
     for n0, nb in _blocks(g, wf.shape[1], eps.itemsize):
-        el = scratch("eps_lead", (nb, g.o, plane), eps.dtype)
-        el[..., :lead] = 0
-        el[..., lead + g.ho * g.wp :] = 0
-        rows = el[:, :, lead : lead + g.ho * g.wp].reshape(nb, g.o, g.ho, g.wp)
-        rows[..., g.wo :] = 0
-        rows[..., : g.wo] = eps[n0 : n0 + nb]
+        el = placed_eps(eps, g, n0, nb)
         patch = _patch(el, g, 0, nb, one, start=g.pt * g.wp, count=g.h * g.wp)
         out = _gemm(wf, patch, nb).reshape(nb, g.c, g.h, g.wp)
         delta[n0 : n0 + nb] = out[..., g.pl : g.pl + g.w]

@@ -53,7 +53,7 @@ from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
-from ._layout import padded, positions
+from ._layout import eps_lead, padded, positions
 
 BLOCK = 1024  # positions per step of the parallel loop: 4 KiB of float32, in L1 with the taps
 SMALL_BLOCK = 2048  # positions per block of the small G_gw (measured: 1024 8 us, 2048 6-7)
@@ -265,7 +265,7 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_delta: ``delta[n, c, p] = sum_{o, a, b} w[o, c, kh-1-a, kw-1-b] el[n, o, p + off]``
     on the rows ``pt .. pt + H`` of the padded grid."""
-    lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
+    lead = eps_lead(g)
     el = _work("eps_lead", (g.n, g.o, lead + g.hp * g.wp), eps.dtype)
     place(eps, lead, g.wp, el)
     wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, O, kh, kw)

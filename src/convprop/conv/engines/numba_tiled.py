@@ -40,7 +40,7 @@ from convprop import jit
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
-from ._layout import positions
+from ._layout import eps_lead, positions
 
 OB = 4  # output channels per tile (F, G_delta) and per group of running sums (G_gw)
 VW = 16  # positions per tile: one vector of 16 float32 (AVX-512)
@@ -206,7 +206,7 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_delta: ``delta[n, c, p] = sum_{o, a, b} w[o, c, kh-1-a, kw-1-b] el[n, o, p + off]``
     on the rows ``pt .. pt + H`` of the padded grid."""
-    lead = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw
+    lead = eps_lead(g)
     el = on_grid(eps, g, "eps_lead", lead, lead + g.hp * g.wp, g.o)
     wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
     delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
