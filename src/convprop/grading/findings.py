@@ -130,6 +130,30 @@ class FindingsOutput:
         """The findings as a JSON list of objects (``[]`` for a right submission)."""
         return json.dumps(self.to_list(), indent=indent)
 
+    def findings_lines(self, at: str = "first at") -> list[str]:
+        """The text after a report's header: each finding (severity, part, code, message, the
+        largest error and ``at`` the first wrong index, the fix), then OK or NOT OK with the
+        counts."""
+        lines: list[str] = []
+        for f in self.findings:
+            lines.append("")
+            lines += _wrapped(f"{f.severity:<8} {f.part:<8} ", f"{f.code}: {f.message}")
+            if f.max_abs_error is not None:
+                first = "" if f.first_wrong_index is None else f", {at} {f.first_wrong_index}"
+                lines.append(f"{'':18}max abs error {f.max_abs_error:.3g}{first}")
+            if f.fix:
+                lines += _wrapped(" " * 18, f"fix: {f.fix}")
+        count = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+        errors = count["error"]
+        rest = [_plural(count[s], s if s == "warning" else "note") for s in SEVERITIES[1:]]
+        tail = f" ({', '.join(r for r in rest if r)})" if any(rest) else ""
+        lines.append("")
+        if errors:
+            lines.append(f"NOT OK: {errors} error{'s' * (errors != 1)}{tail}")
+        else:
+            lines.append(f"OK: every part checked is right{tail}")
+        return lines
+
 
 @dataclass
 class Report(FindingsOutput):
@@ -162,28 +186,7 @@ class Report(FindingsOutput):
             lines.append(
                 f"  {part:<8} {'WRONG' if wrong else '--' if unknown else 'ok':<6} {verdict}"
             )
-        for f in self.findings:
-            lines.append("")
-            lines += _wrapped(f"{f.severity:<8} {f.part:<8} ", f"{f.code}: {f.message}")
-            if f.max_abs_error is not None:
-                at = (
-                    ""
-                    if f.first_wrong_index is None
-                    else f", first at index {f.first_wrong_index}"
-                )
-                lines.append(f"{'':18}max abs error {f.max_abs_error:.3g}{at}")
-            if f.fix:
-                lines += _wrapped(" " * 18, f"fix: {f.fix}")
-        count = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
-        errors = count["error"]
-        rest = [_plural(count[s], s if s == "warning" else "note") for s in SEVERITIES[1:]]
-        tail = f" ({', '.join(r for r in rest if r)})" if any(rest) else ""
-        lines.append("")
-        if errors:
-            lines.append(f"NOT OK: {errors} error{'s' * (errors != 1)}{tail}")
-        else:
-            lines.append(f"OK: every part checked is right{tail}")
-        return "\n".join(lines)
+        return "\n".join(lines + self.findings_lines(at="first at index"))
 
 
 def _plural(n: int, word: str) -> str:

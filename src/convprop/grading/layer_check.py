@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convprop.grading.findings import SEVERITIES, Finding, FindingsOutput, _plural, _wrapped
+from convprop.grading.findings import Finding, FindingsOutput
 from convprop.grading.layers import PartResult, judge
 from convprop.grading.submission import Submission
 
@@ -49,24 +49,7 @@ class LayerReport(FindingsOutput):
         for part, r in self.parts.items():
             first = next((f.code for f in r.findings if f.severity == "error"), "")
             lines.append(f"  {part:<8} {'ok' if r.ok else 'WRONG':<6} {first}".rstrip())
-        for f in self.findings:
-            lines.append("")
-            lines += _wrapped(f"{f.severity:<8} {f.part:<8} ", f"{f.code}: {f.message}")
-            if f.max_abs_error is not None:
-                at = "" if f.first_wrong_index is None else f", first at {f.first_wrong_index}"
-                lines.append(f"{'':18}max abs error {f.max_abs_error:.3g}{at}")
-            if f.fix:
-                lines += _wrapped(" " * 18, f"fix: {f.fix}")
-        count = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
-        rest = [_plural(count[s], s if s == "warning" else "note") for s in SEVERITIES[1:]]
-        tail = f" ({', '.join(r for r in rest if r)})" if any(rest) else ""
-        errors = count["error"]
-        lines.append("")
-        if errors:
-            lines.append(f"NOT OK: {errors} error{'s' * (errors != 1)}{tail}")
-        else:
-            lines.append(f"OK: every part checked is right{tail}")
-        return "\n".join(lines)
+        return "\n".join(lines + self.findings_lines())
 
 
 def _show(value: Any) -> str:
