@@ -340,8 +340,9 @@ def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
         ((1, 1, 128, 128), (1, 1, 3, 3), 0, "numba_direct"),  # the bench's rows
         ((64, 1, 28, 28), (6, 1, 5, 5), 2, "numba_batch_direct"),  # 25 patch rows
         ((64, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_last"),  # batch_last's rows
-        ((32, 64, 32, 32), (64, 64, 3, 3), 1, None),
+        ((32, 64, 32, 32), (64, 64, 3, 3), 1, "numba_winograd"),
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
+        ((2, 3, 28, 28), (32, 3, 3, 3), 1, None),  # 3 channels in: im2col's
         ((64, 16, 28, 28), (16, 16, 3, 3), 1, "numba_tiled"),
     ],
 )
@@ -450,6 +451,7 @@ COMPILED_CASES = [  # (engine, z shape, w shape, options)
     ("numba_batch_last", (33, 4, 9, 9), (6, 4, 4, 4), dict(stride=2, padding=1)),
     ("numba_tiled", (3, 9, 12, 11), (10, 9, 3, 3), dict(padding=1)),
     ("numba_im2col", (3, 2, 9, 8), (4, 2, 3, 3), dict(stride=(2, 1), padding=1)),
+    ("numba_winograd", (3, 17, 10, 9), (20, 17, 3, 3), dict(padding=1)),
 ]
 
 

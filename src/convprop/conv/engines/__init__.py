@@ -33,7 +33,9 @@ from . import (
     numba_direct,
     numba_im2col,
     numba_tiled,
+    numba_winograd,
     shifted_runs,
+    winograd,
 )
 
 
@@ -83,6 +85,9 @@ ENGINES: dict[str, Engine] = {
         shifted_runs, "one channel in and out, stride 1: taps as shifted runs of the batch"
     ),
     "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels"),
+    "winograd": _plain(
+        winograd, "Winograd's F(4x4, 3x3): 36 GEMMs between tile transforms (3x3, stride 1)"
+    ),
     "numba_direct": _plain(
         numba_direct,
         "compiled loops of the seed's formula, row by row (Numba; few channels)",
@@ -114,9 +119,15 @@ ENGINES: dict[str, Engine] = {
         "a compiled patch packing and col2im around one GEMM per block (Numba)",
         compiled=True,
     ),
+    "numba_winograd": _plain(
+        numba_winograd,
+        "winograd with its tile transforms as compiled loops (Numba; 3x3, stride 1)",
+        compiled=True,
+    ),
 }
 METHODS = ("auto", *ENGINES)
 TILED_CHANNELS = (8, 16)  # channels in and out where numba_tiled is picked (compiled_method)
+WINOGRAD_CHANNELS = 32  # channels in and out from which numba_winograd is picked (3x3)
 
 
 def auto_method(g: ConvGeometry) -> str:
@@ -153,6 +164,9 @@ def compiled_method(g: ConvGeometry) -> str | None:
       im2col's 82). Not on LeNet-2 (a batch of small images: numba_batch_last above): alone
       it is faster there (F+G 2.3 ms against batch_last's 2.6) but the LeNet-5 step is slower
       with it (7.7 ms against 5.9; cold caches and the bias passes);
+    * otherwise a 3x3 kernel, stride 1, dilation 1, 32 or more channels in and out
+      (:data:`WINOGRAD_CHANNELS`): numba_winograd, Winograd's F(4x4, 3x3), whose GEMMs do
+      a quarter of im2col's products (the wide row WINOGRAD_MEASURED);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -165,6 +179,8 @@ def compiled_method(g: ConvGeometry) -> str | None:
     fewest, most = TILED_CHANNELS
     if g.wide and g.kh * g.kw < 64 and fewest <= min(g.c, g.o) and max(g.c, g.o) <= most:
         return "numba_tiled"
+    if numba_winograd.supports(g) and min(g.c, g.o) >= WINOGRAD_CHANNELS:
+        return "numba_winograd"
     return None
 
 
