@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convprop import conv, jit
+from convprop.conv import workspace
 from convprop.conv.engines import winograd
 from tests.conv.test_functions import KINDS, each, numeric_gradient, torch_reference
 
@@ -29,6 +30,12 @@ def blocks(request, monkeypatch):
     if request.param:
         monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)
     return request.param
+
+
+def nw_transforms():
+    from convprop.conv.engines import numba_winograd
+
+    return numba_winograd.COMPILED
 
 
 def _dot(a, b):
@@ -164,3 +171,27 @@ def test_refuses_what_it_cannot_compute(method):
     ]:
         with pytest.raises(ValueError, match=f"method '{method}' cannot compute"):
             conv.conv2d(z, w, method=method, **opts)
+
+
+@pytest.mark.parametrize("method", each(METHODS))
+def test_g_gw_from_what_f_and_g_delta_kept(method, blocks):
+    """With the caller's geometry (the autodiff), F keeps V and G_delta keeps E, and G_gw
+    is their GEMMs alone: the same g_w as computed afresh; another z or eps is not taken for
+    the kept one."""
+    r = np.random.default_rng(5)
+    z, w = r.standard_normal((3, 5, 9, 7)), r.standard_normal((6, 5, 3, 3))
+    g = conv.conv_geometry(z.shape, w.shape, padding=1)
+    x = conv.conv2d(z, w, method=method, geometry=g)
+    eps = r.standard_normal(x.shape)
+    conv.conv2d_adjoint_input(eps, w, method=method, geometry=g)
+    t = winograd.NUMPY if method == "winograd" else nw_transforms()
+    assert workspace.kept(("winograd_v", t, g), (z, g)) is not None
+    assert workspace.kept(("winograd_e", t, g), (eps, g)) is not None
+    kept = conv.conv2d_adjoint_weight(eps, z, method=method, geometry=g)
+    fresh = conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, padding=1, method=method)
+    np.testing.assert_allclose(kept, fresh, rtol=1e-12, atol=1e-12)
+    z2, eps2 = r.standard_normal(z.shape), r.standard_normal(eps.shape)
+    for a, b in [(eps2, z), (eps, z2), (eps2, z2)]:
+        ref = conv.conv2d_adjoint_weight(a, b, kernel_shape=w.shape, padding=1, method="im2col")
+        ours = conv.conv2d_adjoint_weight(a, b, method=method, geometry=g)
+        np.testing.assert_allclose(ours, ref)

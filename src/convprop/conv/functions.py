@@ -116,6 +116,7 @@ def conv2d_adjoint_input(
     (N, C, H, W)``.
     """
     (eps, w), dtypes, single = prepare(("eps", "w"), eps, w)
+    keep = geometry is not None  # F's geometry: G_gw may follow with it, and with this eps
     if geometry is None:
         options = (stride, padding, dilation, kind, groups)
         geometry = input_geometry(eps.shape, w.shape, input_shape, single, *options)
@@ -128,7 +129,7 @@ def conv2d_adjoint_input(
     if exact:
         check_exact(eps, w, (g.o // g.groups) * g.kh * g.kw, "G_delta")
     engine = _engine(method, g, exact)
-    delta = grouped.adjoint_input(engine, eps, oriented(w, g.kind), g)
+    delta = grouped.adjoint_input(engine, eps, oriented(w, g.kind), g, keep=keep)
     return finish(delta, dtypes, single, contiguous)
 
 

@@ -42,10 +42,14 @@ def forward(
     return x
 
 
-def adjoint_input(engine: Engine, eps: np.ndarray, w: np.ndarray, g: ConvGeometry):
-    """G_delta of every group: ``(N, O, Ho, Wo), (O, C/q, kh, kw) -> (N, C, H, W)``."""
+def adjoint_input(
+    engine: Engine, eps: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False
+):
+    """G_delta of every group: ``(N, O, Ho, Wo), (O, C/q, kh, kw) -> (N, C, H, W)``;
+    ``keep``: G_gw follows with this eps and g (one group only: the engine may keep its
+    work)."""
     if g.groups == 1:
-        return engine.adjoint_input(eps, w, g)
+        return engine.adjoint_input(eps, w, g, keep=keep)
     one, cg, og = g.one_group(), g.c // g.groups, g.o // g.groups
     delta = np.empty(g.input_shape, np.result_type(eps, w))
     for j in range(g.groups):

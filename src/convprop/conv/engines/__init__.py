@@ -4,8 +4,9 @@ An engine is a module with ``supports(g)``, ``forward(z, w, g)``, ``adjoint_inpu
 and ``adjoint_weight(eps, z, g)``, all on 4-D arrays of one float dtype in the correlation form
 (the kernel already flipped for true convolution). An engine that adds a bias inside its
 forward, or gets the bias gradient from its G_gw, takes ``b`` and ``with_bias`` itself, and
-``keep`` (the caller will call G_gw with this z and geometry: work may be kept for it)
-(``batch_last``); the others are given them by :func:`_plain`. A new engine is one module and
+``keep`` (the caller will call G_gw with this z, or eps, and geometry: work may be kept for
+it) (``batch_last``); the others are given them by :func:`_plain` (``keep`` passed on to an
+engine whose F and G_delta take it: the Winograd engines). A new engine is one module and
 one row of :data:`ENGINES`; ``method="auto"`` picks by :func:`auto_method`, the one rule.
 
 The ``numba_*`` rows are compiled (Numba, the ``fast`` extra, through :mod:`convprop.jit`):
@@ -50,21 +51,37 @@ class Engine(NamedTuple):
     compiled: bool = False  # needs Numba (jit.available())
 
 
-def _plain(engine, summary: str, compiled: bool = False) -> Engine:
-    """The row of an engine that knows nothing of the bias: added after F, summed for G."""
+def _plain(engine, summary: str, compiled: bool = False, keeps: bool = False) -> Engine:
+    """The row of an engine that knows nothing of the bias: added after F, summed for G;
+    ``keeps``: its F and G_delta take ``keep``."""
 
     def forward(z, w, g, b=None, keep=False):
-        x = engine.forward(z, w, g)
+        x = engine.forward(z, w, g, keep=keep) if keeps else engine.forward(z, w, g)
         if b is not None:
             x += b.reshape(-1, 1, 1)
         return x
+
+    def adjoint_input(eps, w, g, keep=False):
+        if keeps:
+            return engine.adjoint_input(eps, w, g, keep=keep)
+        return engine.adjoint_input(eps, w, g)
 
     def adjoint_weight(eps, z, g, with_bias=False):
         g_b = np.einsum("nohw->o", eps) if with_bias else None
         return engine.adjoint_weight(eps, z, g), g_b
 
-    g_delta = engine.adjoint_input
-    return Engine(engine.supports, forward, g_delta, adjoint_weight, summary, compiled)
+    return Engine(engine.supports, forward, adjoint_input, adjoint_weight, summary, compiled)
+
+
+def _own_bias(module, summary: str, compiled: bool = False) -> Engine:
+    """The row of an engine that handles the bias and ``keep`` of F itself (batch-last)."""
+
+    def adjoint_input(eps, w, g, keep=False):
+        return module.adjoint_input(eps, w, g)
+
+    return Engine(
+        module.supports, module.forward, adjoint_input, module.adjoint_weight, summary, compiled
+    )
 
 
 ENGINES: dict[str, Engine] = {
@@ -74,38 +91,30 @@ ENGINES: dict[str, Engine] = {
         column_patch,
         "a patch of the column taps; each row tap one GEMM on it shifted by rows (stride 1)",
     ),
-    "batch_last": Engine(
-        batch_last.supports,
-        batch_last.forward,
-        batch_last.adjoint_input,
-        batch_last.adjoint_weight,
-        "the patch matrix with the batch innermost, one GEMM per batch (small images)",
+    "batch_last": _own_bias(
+        batch_last, "the patch matrix with the batch innermost, one GEMM per batch (small images)"
     ),
     "shifted_runs": _plain(
         shifted_runs, "one channel in and out, stride 1: taps as shifted runs of the batch"
     ),
     "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels"),
     "winograd": _plain(
-        winograd, "Winograd's F(4x4, 3x3): 36 GEMMs between tile transforms (3x3, stride 1)"
+        winograd,
+        "Winograd's F(4x4, 3x3): 36 GEMMs between tile transforms (3x3, stride 1)",
+        keeps=True,
     ),
     "numba_direct": _plain(
         numba_direct,
         "compiled loops of the seed's formula, row by row (Numba; few channels)",
         compiled=True,
     ),
-    "numba_batch_last": Engine(
-        numba_batch_last.supports,
-        numba_batch_last.forward,
-        numba_batch_last.adjoint_input,
-        numba_batch_last.adjoint_weight,
+    "numba_batch_last": _own_bias(
+        numba_batch_last,
         "batch_last with its patch packing and col2im as compiled loops (Numba)",
         compiled=True,
     ),
-    "numba_batch_direct": Engine(
-        numba_batch_direct.supports,
-        numba_batch_direct.forward,
-        numba_batch_direct.adjoint_input,
-        numba_batch_direct.adjoint_weight,
+    "numba_batch_direct": _own_bias(
+        numba_batch_direct,
         "compiled loops of the formula on batch-last memory, no patch (Numba; few channels)",
         compiled=True,
     ),
@@ -123,6 +132,7 @@ ENGINES: dict[str, Engine] = {
         numba_winograd,
         "winograd with its tile transforms as compiled loops (Numba; 3x3, stride 1)",
         compiled=True,
+        keeps=True,
     ),
 }
 METHODS = ("auto", *ENGINES)

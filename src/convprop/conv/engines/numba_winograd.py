@@ -248,11 +248,12 @@ def _whole(g: ConvGeometry, nb: int, channels: int, extra: int) -> tuple[int, ..
     return (nb, M_OUT * th + extra, M_OUT * tw + extra, width(channels))
 
 
-def _input(z: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def _input(z: np.ndarray, g: ConvGeometry, v: np.ndarray | None = None) -> np.ndarray:
     th, tw = tiles(g)
     zq = scratch("winograd_zq", _whole(g, z.shape[0], g.c, 2), z.dtype)
     channels_last(z, g.pt, g.pl, zq)
-    v = scratch("winograd_v", (ALPHA * ALPHA, z.shape[0] * th * tw, width(g.c)), z.dtype)
+    if v is None:
+        v = scratch("winograd_v", (ALPHA * ALPHA, z.shape[0] * th * tw, width(g.c)), z.dtype)
     input_tiles(zq, th, tw, v)
     return v
 
@@ -270,11 +271,12 @@ def _output(m: np.ndarray, g: ConvGeometry, x: np.ndarray) -> None:
     channels_first(xq, 0, 0, x)
 
 
-def _output_adjoint(eps: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def _output_adjoint(eps: np.ndarray, g: ConvGeometry, e: np.ndarray | None = None) -> np.ndarray:
     th, tw = tiles(g)
     eq = scratch("winograd_xq", _whole(g, eps.shape[0], g.o, 0), eps.dtype)
     channels_last(eps, 0, 0, eq)
-    e = scratch("winograd_e", (ALPHA * ALPHA, eps.shape[0] * th * tw, width(g.o)), eps.dtype)
+    if e is None:
+        e = scratch("winograd_e", (ALPHA * ALPHA, eps.shape[0] * th * tw, width(g.o)), eps.dtype)
     output_tiles_adjoint(eq, th, tw, e)
     return e
 
@@ -282,14 +284,16 @@ def _output_adjoint(eps: np.ndarray, g: ConvGeometry) -> np.ndarray:
 COMPILED = winograd.Transforms(_input, _input_adjoint, _output, _output_adjoint, width)
 
 
-def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False) -> np.ndarray:
     """F as :func:`.winograd.forward`, the tile transforms compiled."""
-    return winograd.forward(z, w, g, COMPILED)
+    return winograd.forward(z, w, g, COMPILED, keep)
 
 
-def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def adjoint_input(
+    eps: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False
+) -> np.ndarray:
     """G_delta as :func:`.winograd.adjoint_input`, the tile transforms compiled."""
-    return winograd.adjoint_input(eps, w, g, COMPILED)
+    return winograd.adjoint_input(eps, w, g, COMPILED, keep)
 
 
 def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:

@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from convprop.conv import workspace
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
@@ -118,7 +119,7 @@ def _whole_tiles(z: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return zq
 
 
-def input_transform(z: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def input_transform(z: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
     """``V[xi, p, c] = (B^T d[p, c] B)[xi]``, ``d[p, c][i, j] = zp[n, 4*ty + i, 4*tx + j, c]``
     for tile ``p = (n*th + ty)*tw + tx`` of the block: ``(36, P, C)``."""
     (th, tw), zq = tiles(g), _whole_tiles(z, g)
@@ -126,7 +127,7 @@ def input_transform(z: np.ndarray, g: ConvGeometry) -> np.ndarray:
     d = np.lib.stride_tricks.as_strided(
         zq, (ALPHA, ALPHA, zq.shape[0], th, tw, g.c), (s[1], s[2], s[0], 4 * s[1], 4 * s[2], s[3])
     )
-    return _on_tiles(BT, d).reshape(ALPHA * ALPHA, -1, g.c)
+    return _into(out, _on_tiles(BT, d).reshape(ALPHA * ALPHA, -1, g.c))
 
 
 def input_transform_adjoint(ve: np.ndarray, g: ConvGeometry, delta: np.ndarray) -> None:
@@ -149,14 +150,24 @@ def output_transform(m: np.ndarray, g: ConvGeometry, x: np.ndarray) -> None:
     x[...] = y[:, : g.ho, : g.wo].transpose(0, 3, 1, 2)
 
 
-def output_transform_adjoint(eps: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def output_transform_adjoint(
+    eps: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None
+) -> np.ndarray:
     """The adjoint of :func:`output_transform`: ``E[xi, p, o] = (A e[p, o] A^T)[xi]``, ``e``
     eps's 4x4 tile ``p`` (zero past the image's edge): ``(36, P, O)``."""
     (th, tw), nb = tiles(g), eps.shape[0]
     e = np.zeros((nb, M_OUT * th, M_OUT * tw, g.o), eps.dtype)
     e[:, : g.ho, : g.wo] = eps.transpose(0, 2, 3, 1)
     e = e.reshape(nb, th, M_OUT, tw, M_OUT, g.o).transpose(2, 4, 0, 1, 3, 5)
-    return _on_tiles(AT.T, np.ascontiguousarray(e)).reshape(ALPHA * ALPHA, -1, g.o)
+    return _into(out, _on_tiles(AT.T, np.ascontiguousarray(e)).reshape(ALPHA * ALPHA, -1, g.o))
+
+
+def _into(out: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+    """``a``, or ``a`` copied into ``out`` where the caller gave one (``out`` returned)."""
+    if out is None:
+        return a
+    out[...] = a
+    return out
 
 
 def kernel_transform(w: np.ndarray) -> np.ndarray:
@@ -177,10 +188,10 @@ class Transforms(NamedTuple):
     """The tile transforms an engine uses: NumPy's (:data:`NUMPY`) or compiled ones, with the
     signatures of the functions above."""
 
-    input: Callable[[np.ndarray, ConvGeometry], np.ndarray]
+    input: Callable[..., np.ndarray]  # (z, g, out=None) -> V
     input_adjoint: Callable[[np.ndarray, ConvGeometry, np.ndarray], None]
     output: Callable[[np.ndarray, ConvGeometry, np.ndarray], None]
-    output_adjoint: Callable[[np.ndarray, ConvGeometry], np.ndarray]
+    output_adjoint: Callable[..., np.ndarray]  # (eps, g, out=None) -> E
     width: Callable[[int], int] = int  # the channels of V, M and E for C or O channels (>=)
 
 
@@ -193,7 +204,9 @@ NUMPY = Transforms(
 
 # ------------------------------------------------------------------ F and G
 # Block by block of images, so that a block's V, M and E stay in cache between the
-# transforms and the GEMMs.
+# transforms and the GEMMs. With ``keep`` (the autodiff: G follows with the same arrays and
+# geometry) F keeps every block's V, and G_delta every block's E, in the workspace
+# (:func:`convprop.conv.workspace.keep`): G_gw is then only its GEMMs.
 
 
 def padded_kernel(w: np.ndarray, g: ConvGeometry, t: Transforms, dtype) -> np.ndarray:
@@ -207,27 +220,50 @@ def padded_kernel(w: np.ndarray, g: ConvGeometry, t: Transforms, dtype) -> np.nd
     return wide
 
 
-def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, t: Transforms = NUMPY) -> np.ndarray:
+def _kept_tiles(name: str, t: Transforms, g: ConvGeometry, channels: int, dtype):
+    """A workspace array for every tile's transform ``(36, P, width)``, or None if too large."""
+    th, tw = tiles(g)
+    shape = (ALPHA * ALPHA, g.n * th * tw, t.width(channels))
+    return workspace.keep((name, t, g), shape, dtype)
+
+
+def _tiles_of(block: np.ndarray | None, g: ConvGeometry, n0: int, nb: int):
+    """The tiles of images ``n0 .. n0 + nb`` in a whole batch's kept transform (or None)."""
+    if block is None:
+        return None
+    per = tiles(g)[0] * tiles(g)[1]
+    return block[:, n0 * per : (n0 + nb) * per]
+
+
+def forward(
+    z: np.ndarray, w: np.ndarray, g: ConvGeometry, t: Transforms = NUMPY, keep: bool = False
+) -> np.ndarray:
     """F: ``x tile p = A^T M[:, p] A``, ``M[xi] = V[xi] U[xi]^T``: 36 GEMMs ``(P, C) (C, O)``."""
     ut = padded_kernel(w, g, t, z.dtype).transpose(0, 2, 1)  # U[xi]^T: (36, C, O)
     x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
+    vk = _kept_tiles("winograd_v", t, g, g.c, z.dtype) if keep else None
     for n0, nb in image_blocks(g, z.itemsize):
-        v = t.input(z[n0 : n0 + nb], g)
+        v = t.input(z[n0 : n0 + nb], g, _tiles_of(vk, g, n0, nb))
         m = scratch("winograd_m", (ALPHA * ALPHA, v.shape[1], ut.shape[2]), z.dtype)
         t.output(np.matmul(v, ut, out=m), g, x[n0 : n0 + nb])
+    if vk is not None:
+        workspace.mark(("winograd_v", t, g), (z, g))  # filled: G_gw may reuse it
     return x
 
 
 def adjoint_input(
-    eps: np.ndarray, w: np.ndarray, g: ConvGeometry, t: Transforms = NUMPY
+    eps: np.ndarray, w: np.ndarray, g: ConvGeometry, t: Transforms = NUMPY, keep: bool = False
 ) -> np.ndarray:
     """G_delta: ``delta tile p += B (E[xi] U[xi])[p] B^T``, 36 GEMMs ``(P, O) (O, C)``."""
     u = padded_kernel(w, g, t, eps.dtype)
     delta = np.zeros((g.n, g.c, g.h, g.w), eps.dtype)
+    ek = _kept_tiles("winograd_e", t, g, g.o, eps.dtype) if keep else None
     for n0, nb in image_blocks(g, eps.itemsize):
-        e = t.output_adjoint(eps[n0 : n0 + nb], g)
+        e = t.output_adjoint(eps[n0 : n0 + nb], g, _tiles_of(ek, g, n0, nb))
         ve = scratch("winograd_m", (ALPHA * ALPHA, e.shape[1], u.shape[2]), eps.dtype)
         t.input_adjoint(np.matmul(e, u, out=ve), g, delta[n0 : n0 + nb])
+    if ek is not None:
+        workspace.mark(("winograd_e", t, g), (eps, g))  # filled: G_gw may reuse it
     return delta
 
 
@@ -235,10 +271,19 @@ def adjoint_weight(
     eps: np.ndarray, z: np.ndarray, g: ConvGeometry, t: Transforms = NUMPY
 ) -> np.ndarray:
     """G_gw: ``g_w[o, c] = G^T (sum_p E[xi, p, o] V[xi, p, c]) G``, 36 GEMMs ``(O, P) (P, C)``
-    a block, summed."""
-    gu = np.zeros((ALPHA * ALPHA, t.width(g.o), t.width(g.c)), eps.dtype)
-    part = np.empty_like(gu)
-    for n0, nb in image_blocks(g, eps.itemsize):
-        e = t.output_adjoint(eps[n0 : n0 + nb], g)
-        gu += np.matmul(e.transpose(0, 2, 1), t.input(z[n0 : n0 + nb], g), out=part)
+    a block, summed; with the V that F kept for this z and the E that G_delta kept for this
+    eps (same geometry), the 36 GEMMs over the whole batch and nothing else."""
+    vk = workspace.kept(("winograd_v", t, g), (z, g))
+    ek = workspace.kept(("winograd_e", t, g), (eps, g))
+    if vk is not None and ek is not None:
+        gu = np.matmul(ek.transpose(0, 2, 1), vk)
+    else:
+        gu = np.zeros((ALPHA * ALPHA, t.width(g.o), t.width(g.c)), eps.dtype)
+        part = np.empty_like(gu)
+        for n0, nb in image_blocks(g, eps.itemsize):
+            e = _tiles_of(ek, g, n0, nb)
+            e = t.output_adjoint(eps[n0 : n0 + nb], g) if e is None else e
+            v = _tiles_of(vk, g, n0, nb)
+            v = t.input(z[n0 : n0 + nb], g) if v is None else v
+            gu += np.matmul(e.transpose(0, 2, 1), v, out=part)
     return kernel_transform_adjoint(gu[:, : g.o, : g.c]).astype(eps.dtype)
