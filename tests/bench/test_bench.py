@@ -20,15 +20,15 @@ from convprop.bench import rows  # noqa: E402
 @pytest.mark.parametrize("key", sorted(rows.CONV_CASES))
 def test_each_conv_row_computes_what_pytorch_computes(key):
     """convprop's true convolution of the row equals PyTorch's correlation with the flipped
-    kernel, for F and both adjoints, so the two times measure the same work."""
+    kernel, for F and both adjoints, so the two times measure the same work (convprop's as
+    the bench times it: F's geometry passed to both adjoints, the engines keeping work)."""
     case = rows.CONV_CASES[key]
     z, w, eps = rows._conv_data(case)
     tz = torch.tensor(z, requires_grad=True)
     tw = torch.tensor(np.ascontiguousarray(w[:, :, ::-1, ::-1]), requires_grad=True)
     out = torch.nn.functional.conv2d(tz, tw, padding=case.padding)
     out.backward(torch.tensor(eps))
-    x = conv.conv2d(z, w, padding=case.padding)
-    delta, g_w = conv.conv2d_backward(eps, z, w, padding=case.padding)
+    x, delta, g_w = rows.build_conv(case, "convprop")()  # what the bench times
     scale = {"x": np.abs(x).max(), "d": np.abs(delta).max(), "g": np.abs(g_w).max()}
     np.testing.assert_allclose(x, out.detach().numpy(), atol=1e-4 * scale["x"])
     np.testing.assert_allclose(delta, tz.grad.numpy(), atol=1e-4 * scale["d"])

@@ -83,7 +83,10 @@ def build_conv(case: ConvCase, side: str, variant: str = "auto") -> Callable[[],
     """F + G_delta + G_gw of ``case``, or one engine's role.
 
     convprop computes the seed's true convolution (its default ``kind``); PyTorch, a
-    correlation, gets the flipped kernel, so both compute the same numbers.
+    correlation, gets the flipped kernel, so both compute the same numbers. convprop's F + G
+    is called as its autodiff op calls it in a training step: F's geometry passed on to both
+    adjoints, so that an engine may keep work of F (or G_delta) for G_gw, as PyTorch's
+    autograd keeps what its backward needs; a role alone is the public function alone.
     """
     z, w, eps = _conv_data(case)
     p = case.padding
@@ -115,8 +118,10 @@ def build_conv(case: ConvCase, side: str, variant: str = "auto") -> Callable[[],
         return roles[role]
 
     def ours():
-        for fn in roles.values():
-            fn()
+        g = conv.conv_geometry(z.shape, w.shape, padding=p)
+        x = conv.conv2d(z, w, method=method, geometry=g)
+        delta = conv.conv2d_adjoint_input(eps, w, method=method, geometry=g)
+        return x, delta, conv.conv2d_adjoint_weight(eps, z, method=method, geometry=g)
 
     return ours
 
