@@ -48,11 +48,12 @@ class Engine(NamedTuple):
     compiled: bool = False  # needs Numba (jit.available())
 
 
-def _plain(engine, summary: str, compiled: bool = False) -> Engine:
-    """The row of an engine that knows nothing of the bias: added after F, summed for G."""
+def _plain(engine, summary: str, compiled: bool = False, keeps: bool = False) -> Engine:
+    """The row of an engine that knows nothing of the bias: added after F, summed for G;
+    ``keeps``: its F takes ``keep``."""
 
     def forward(z, w, g, b=None, keep=False):
-        x = engine.forward(z, w, g)
+        x = engine.forward(z, w, g, keep) if keeps else engine.forward(z, w, g)
         if b is not None:
             x += b.reshape(-1, 1, 1)
         return x
@@ -82,7 +83,7 @@ ENGINES: dict[str, Engine] = {
     "shifted_runs": _plain(
         shifted_runs, "one channel in and out, stride 1: taps as shifted runs of the batch"
     ),
-    "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels"),
+    "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels", keeps=True),
     "numba_direct": _plain(
         numba_direct,
         "compiled loops of the seed's formula, row by row (Numba; few channels)",
