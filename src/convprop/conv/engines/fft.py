@@ -81,13 +81,12 @@ def _spectrum(a: np.ndarray, g: ConvGeometry, name: str, out=None) -> np.ndarray
         wide[..., cols:] = 0
         wide[..., :cols] = a
         a = wide
-    short = scratch(name + "_short", (p, q, rows, fr), _complex(a.dtype))
-    np.fft.rfft(a, axis=-1, norm="forward", out=short)  # a contiguous out: twice as fast
     if out is None:
-        out = scratch(name, (p, q, fh * fr), short.dtype)
+        out = scratch(name, (p, q, fh * fr), _complex(a.dtype))
     tall = out.reshape(p, q, fh, fr)
     tall[:, :, rows:] = 0
-    tall[:, :, :rows] = short
+    # into the first rows of tall: 20% slower than a contiguous out, faster than copying one
+    np.fft.rfft(a, axis=-1, norm="forward", out=tall[:, :, :rows])
     np.fft.fft(tall, axis=-2, norm="forward", out=tall)
     return out
 
