@@ -107,8 +107,16 @@ def _kernel_spectrum(w: np.ndarray, g: ConvGeometry, conj: bool = False) -> np.n
         taps[:, :, :: g.dh, :: g.dw] = w
         w = taps
     scaled = np.multiply(w, float(fh * fw) ** 2, dtype=w.dtype, order="C")
-    spectrum = _spectrum(scaled, g, "kernel", np.empty((p, q, _frequencies(g)), ctype))
-    return np.conjugate(spectrum, out=spectrum) if conj else spectrum
+    scaled = scaled.reshape(1, p * q, *scaled.shape[2:])
+    spectrum = np.empty((1, p * q, _frequencies(g)), ctype)
+
+    def kernels(_: int, r0: int, r1: int) -> None:  # split over the threads too
+        part = _spectrum(scaled[:, r0:r1], g, "kernel", spectrum[:, r0:r1])
+        if conj:
+            np.conjugate(part, out=part)
+
+    parallel(p * q, kernels)
+    return spectrum.reshape(p, q, -1)
 
 
 def _inverse(spectrum: np.ndarray, g: ConvGeometry, rows: int) -> np.ndarray:
