@@ -39,6 +39,7 @@ def test_threads_and_product_paths_equal_direct(
     if compiled and not jit.available():
         pytest.skip("the compiled product needs Numba")
     monkeypatch.setattr(_threads, "threads", lambda: threads)
+    monkeypatch.setattr(_threads, "SPLIT_WORK", 0)  # split these small shapes too
     if not compiled:
         monkeypatch.setattr(fft.jit, "available", lambda: False)
     r = np.random.default_rng(3)
@@ -106,16 +107,18 @@ def test_op_on_fft_with_kept_spectra_matches_direct():
 def test_parallel_covers_the_range_once_and_raises_a_parts_error(monkeypatch):
     monkeypatch.setattr(_threads, "threads", lambda: 3)
     seen = []
-    assert _threads.parallel(7, lambda part, a, b: seen.append((part, a, b))) == 3
+    big = _threads.SPLIT_WORK
+    assert _threads.parallel(7, lambda part, a, b: seen.append((part, a, b)), big) == 3
     assert sorted(seen) == [(0, 0, 2), (1, 2, 4), (2, 4, 7)]
-    assert _threads.parallel(2, lambda part, a, b: None) == 2  # no more parts than items
+    assert _threads.parallel(2, lambda part, a, b: None, big) == 2  # no more parts than items
+    assert _threads.parallel(7, lambda part, a, b: None, big - 1) == 1  # too little work
 
     def fail(part, a, b):
         if part == 1:
             raise ValueError("part 1")
 
     with pytest.raises(ValueError, match="part 1"):
-        _threads.parallel(4, fail)
+        _threads.parallel(4, fail, big)
 
 
 def test_threads_follow_the_blas_setting(monkeypatch):

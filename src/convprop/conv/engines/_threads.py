@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+SPLIT_WORK = 1 << 16  # values touched: less runs on one thread (the GIL's hand-offs cost more)
+
 _POOL: dict[int, ThreadPoolExecutor] = {}  # worker pools by size, started on first use
 if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads
     os.register_at_fork(after_in_child=_POOL.clear)
@@ -32,11 +34,20 @@ def threads() -> int:
     return cpus
 
 
-def parallel(count: int, task: Callable[[int, int, int], None], parts: int | None = None) -> int:
+def parallel(
+    count: int, task: Callable[[int, int, int], None], work: int, parts: int | None = None
+) -> int:
     """``task(part, start, stop)`` for ``range(count)`` cut into at most ``parts`` (default
     :func:`threads`) nearly equal parts, the first on the calling thread and the others on
-    worker threads kept for the next call; returns the number of parts. Each thread has its
-    own scratch; an exception in any part is raised here once every part has ended."""
+    worker threads kept for the next call; one part where ``work`` (the number of values the
+    task touches) is under :data:`SPLIT_WORK`. Returns the number of parts. Each thread has its
+    own scratch; an exception in any part is raised here once every part has ended.
+
+    A static split: pieces taken in turn (4 per thread, per image on the large row) measured
+    slower, 7.7 ms against 5.7, as the threads then wait more often for the GIL between
+    their NumPy calls."""
+    if work < SPLIT_WORK:
+        parts = 1
     parts = max(1, min(count, threads() if parts is None else parts))
     bounds = [count * t // parts for t in range(parts + 1)]
     if parts == 1:

@@ -125,7 +125,7 @@ def _kernel_spectrum(w: np.ndarray, g: ConvGeometry, conj: bool = False) -> np.n
         if conj:
             np.conjugate(part, out=part)
 
-    parallel(p * q, kernels)
+    parallel(p * q, kernels, spectrum.size)
     return spectrum.reshape(p, q, -1)
 
 
@@ -229,7 +229,7 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry, keep: bool = False) -
         xs = _inverse(xf, g, (g.ho - 1) * g.sh + 1)
         x[n0:n1] = xs[:, :, :: g.sh, : (g.wo - 1) * g.sw + 1 : g.sw]
 
-    parallel(g.n, images)
+    parallel(g.n, images, g.n * g.o * kf.shape[2])
     if kept is not None:
         workspace.mark(key, (z, g))
     return x
@@ -252,7 +252,7 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
         dp = _inverse(df, g, g.hp)
         delta[n0:n1] = dp[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w]
 
-    parallel(g.n, images)
+    parallel(g.n, images, g.n * g.o * kf.shape[2])
     if kept is not None:
         workspace.mark(key, (eps, g))
     return delta
@@ -275,7 +275,7 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarra
         zf = _spectrum(zp[n0:n1], g, "input") if zs is None else zs[n0:n1]
         _sum_products(ef, zf, parts[part], conj=True, ki=True)
 
-    used = parallel(g.n, images, parts=len(parts))
+    used = parallel(g.n, images, g.n * g.o * freqs, parts=len(parts))
     g_w = np.empty(g.kernel_shape, np.result_type(eps, z))
 
     def channels(_: int, o0: int, o1: int) -> None:
@@ -284,5 +284,5 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarra
         gf *= float(fh * fw) ** 2  # both factors are DFTs over Fh*Fw
         g_w[o0:o1] = _inverse(gf, g, g.eh)[:, :, :: g.dh, : g.ew : g.dw]
 
-    parallel(g.o, channels)
+    parallel(g.o, channels, g.o * g.c * freqs)
     return g_w
