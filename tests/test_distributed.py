@@ -157,3 +157,15 @@ def test_a_killed_process_not_yet_collected_counts_as_dead():
     finally:
         child.kill()
         child.wait()
+
+
+def test_limiting_blas_threads_limits_the_engines_worker_threads_too(monkeypatch):
+    """Each MPI rank on its own core: the fft engine's worker threads follow the BLAS's (the
+    BLAS itself is left alone here: threadpoolctl blocked)."""
+    from convprop import distributed
+    from convprop.conv.engines import _threads
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    assert "unchanged" in distributed.limit_blas_threads(1)
+    assert _threads.threads() == 1

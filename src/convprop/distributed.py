@@ -150,7 +150,9 @@ def limit_blas_threads(threads: int = 1) -> str:
     """Set BLAS to ``threads`` per process (P ranks on P cores must not oversubscribe).
 
     Process-wide, so only the command line calls it (``convprop train --distributed`` when
-    ``OPENBLAS_NUM_THREADS`` is unset); no library function does."""
+    ``OPENBLAS_NUM_THREADS`` is unset); no library function does. It also sets that variable,
+    which the engines' own worker threads follow (the fft engine's)."""
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

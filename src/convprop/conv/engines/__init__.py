@@ -97,7 +97,7 @@ ENGINES: dict[str, Engine] = {
     "shifted_runs": _plain(
         shifted_runs, "one channel in and out, stride 1: taps as shifted runs of the batch"
     ),
-    "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels"),
+    "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels", keeps=True),
     "winograd": _plain(
         winograd,
         "Winograd's F(4x4, 3x3): 36 GEMMs between tile transforms (3x3, stride 1)",
