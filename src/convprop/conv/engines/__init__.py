@@ -176,7 +176,13 @@ def compiled_method(g: ConvGeometry) -> str | None:
       with it (7.7 ms against 5.9; cold caches and the bias passes);
     * otherwise a 3x3 kernel, stride 1, dilation 1, 32 or more channels in and out
       (:data:`WINOGRAD_CHANNELS`): numba_winograd, Winograd's F(4x4, 3x3), whose GEMMs do
-      a quarter of im2col's products (the wide row WINOGRAD_MEASURED);
+      a quarter of im2col's products. F+G as the autodiff calls them (2 BLAS threads,
+      interleaved, best of 5, a busy machine): the wide row 47.7 ms against column_patch's
+      67.8 and numba_tiled's 98.2; 128x32x14x14 17.8 against 21.7 and 25.6; 128x64x7x7 11.4
+      against 20.1 and 33.6; 64x32x16x16 9.3 against 13.1 and 16.0. The ResNet-8 training step
+      (batch 128, 1x28x28: its 32- and 64-channel stages) 228-234 ms against 242-244 without
+      it, and 236-237 with it from 16 channels (the resnet row's 16 channels stay on
+      numba_tiled);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -186,11 +192,11 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if numpy_method(g) == "batch_last":
         few_rows = g.c * g.kh * g.kw < 64 and ENGINES["numba_batch_direct"].supports(g)
         return "numba_batch_direct" if few_rows else "numba_batch_last"
+    if numba_winograd.supports(g) and min(g.c, g.o) >= WINOGRAD_CHANNELS:
+        return "numba_winograd"
     fewest, most = TILED_CHANNELS
     if g.wide and g.kh * g.kw < 64 and fewest <= min(g.c, g.o) and max(g.c, g.o) <= most:
         return "numba_tiled"
-    if numba_winograd.supports(g) and min(g.c, g.o) >= WINOGRAD_CHANNELS:
-        return "numba_winograd"
     return None
 
 
