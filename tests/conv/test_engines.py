@@ -320,7 +320,8 @@ def test_im2col_gemm_layouts_and_blocks(case, block_bytes, one_gemm, monkeypatch
         ((1, 1, 128, 128), (1, 1, 3, 3), 0, "shifted_runs"),  # the bench's rows
         ((64, 1, 28, 28), (6, 1, 5, 5), 2, "batch_last"),  # small images, one block
         ((64, 6, 14, 14), (16, 6, 5, 5), 0, "batch_last"),
-        ((32, 64, 32, 32), (64, 64, 3, 3), 1, "column_patch"),
+        ((32, 64, 32, 32), (64, 64, 3, 3), 1, "winograd"),
+        ((32, 32, 32, 32), (32, 32, 3, 3), 1, "column_patch"),
         ((64, 16, 28, 28), (16, 16, 3, 3), 1, "column_patch"),  # the batch's patch over 8 MB
         ((2, 3, 28, 28), (16, 3, 3, 3), 1, "im2col"),  # 9 rows per row tap
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, "fft"),

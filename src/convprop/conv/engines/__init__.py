@@ -138,6 +138,7 @@ ENGINES: dict[str, Engine] = {
 METHODS = ("auto", *ENGINES)
 TILED_CHANNELS = (8, 16)  # channels in and out where numba_tiled is picked (compiled_method)
 WINOGRAD_CHANNELS = 32  # channels in and out from which numba_winograd is picked (3x3)
+WINOGRAD_NUMPY_CHANNELS = 64  # from which winograd is, without Numba
 
 
 def auto_method(g: ConvGeometry) -> str:
@@ -225,6 +226,12 @@ def numpy_method(g: ConvGeometry) -> str:
       LeNet-5 step is faster with it (4.78 -> 4.54 ms, 2 threads, interleaved). Over several
       blocks (the resnet row's 29 MB of patch) im2col's one GEMM per block is faster (15 ms
       against 24);
+    * a 3x3 kernel, stride 1 and dilation 1, 64 or more channels in and out
+      (:data:`WINOGRAD_NUMPY_CHANNELS`): winograd, Winograd's F(4x4, 3x3) (F+G as the autodiff
+      calls them, without Numba, 2 BLAS threads, a busy machine: the wide row 56.0 ms against
+      column_patch's 63.1; 128x64x7x7 13.4 against 18.2; 16x128x16x16 20.4 against 26.5; at
+      32 channels even on 16x16 images, 10.9 against 11.0, and slower on 14x14, 32.6 against
+      20.5);
     * stride 1 with 48 or more patch rows per row tap (``C*kw``): column_patch, a third of
       im2col's patch for a 3x3 kernel (resnet row F+G 15.5 -> 13.0 ms; wide 60.9 -> 59.5,
       2 threads, interleaved);
@@ -236,6 +243,8 @@ def numpy_method(g: ConvGeometry) -> str:
         return "shifted_runs"
     if small_images(g):
         return "batch_last"
+    if winograd.supports(g) and min(g.c, g.o) >= WINOGRAD_NUMPY_CHANNELS:
+        return "winograd"
     if g.wide and g.c * g.kw >= 48:
         return "column_patch"
     return "im2col"
