@@ -160,8 +160,8 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if g.c == g.o == 1 and ENGINES["numba_direct"].supports(g):
         return "numba_direct"
     if numpy_method(g) == "batch_last":
-        few_rows = g.c * g.kh * g.kw < 64 and ENGINES["numba_batch_direct"].supports(g)
-        return "numba_batch_direct" if few_rows else "numba_batch_last"
+        direct = ENGINES["numba_batch_direct"].supports(g)
+        return "numba_batch_direct" if direct else "numba_batch_last"
     fewest, most = TILED_CHANNELS
     if g.wide and g.kh * g.kw < 64 and fewest <= min(g.c, g.o) and max(g.c, g.o) <= most:
         return "numba_tiled"
