@@ -1,9 +1,9 @@
 """Register tiles of vectors for the compiled loops: sums that stay in vector registers.
 
-A *tile* is ``rows x cols`` vectors of :func:`lanes` numbers (one 64-byte vector register
-each: 16 float32, 8 float64), the running sums of a register-blocked kernel. Five operations
-make the kernels of :mod:`convprop.conv.engines.numba_batch_direct`, each a NumPy formula on a
-``(rows, cols*L)`` array (``L`` lanes; flat arrays and offsets in elements)::
+A *tile* is ``rows x cols`` vectors of :func:`lanes` numbers (one vector register each; with
+AVX-512, 64 bytes: 16 float32, 8 float64), the running sums of a register-blocked kernel.
+Five operations make the kernels of :mod:`convprop.conv.engines.numba_batch_direct`, each a
+NumPy formula on a ``(rows, cols*L)`` array (``L`` lanes; flat arrays, offsets in elements)::
 
     fill(values, start, rows, cols)      t[r, :]         = values[start + r]
     outer(t, w, wi, z, zi)               t[r, :]        += w[wi + r] * z[zi : zi + cols*L]
@@ -13,16 +13,16 @@ make the kernels of :mod:`convprop.conv.engines.numba_batch_direct`, each a NumP
 
 (``t[r, c]``: the c-th vector of row r, ``t[r, c*L : (c+1)*L]``.)
 In plain Python (``.py_func``, or without Numba) they are those formulas. Inside a compiled
-function (after :func:`register`, which :func:`convprop.jit.compiled` kernels that use them
-call first), a tile is an LLVM array of ``rows*cols`` vectors passed by value, each operation
-unrolled into vector loads and FMAs with the tile's indices constant, so the sums live in
-registers between the calls: ``outer`` is the outer product of ``rows`` weights (broadcast)
-with ``cols`` vectors of inputs, ``rows*cols`` FMAs for ``cols`` loads. LLVM's own vectorisers
-do this only for small tiles (``jit.stack_array`` with the SLP vectoriser: 8 registers; 16 or
-more spilled to memory at a twentieth of the speed, measured); written here it holds up to
-about 24 of the 32 AVX-512 registers. ``rows`` and ``cols`` must be compile-time constants
-(globals or closure constants of the kernel). Numba's disk cache keys on the kernel's own file,
-not this one: after editing the code generation here, clear the kernels' caches.
+function (after :func:`register`, which the kernels' callers call first), a tile is an LLVM
+array of ``rows*cols`` vectors passed by value, each operation unrolled into vector loads and
+FMAs with the tile's indices constant, so the sums live in registers between the calls:
+``outer`` is the outer product of ``rows`` weights (broadcast) with ``cols`` vectors of
+inputs, ``rows*cols`` FMAs for ``cols`` loads. LLVM's own vectorisers do this only for small
+tiles (``jit.stack_array`` with the SLP vectoriser: 8 registers; 16 or more spilled to memory
+at a twentieth of the speed, measured); written here a tile holds up to about 24 of the 32
+AVX-512 registers (:func:`registers`). ``rows`` and ``cols`` must be compile-time constants
+(globals or closure constants of the kernel). Numba's disk cache keys on the kernel's own
+file, not this one: after editing the code generation here, clear the kernels' caches.
 """
 
 from __future__ import annotations
@@ -32,12 +32,22 @@ from typing import Any
 
 import numpy as np
 
-VECTOR_BYTES = 64  # one AVX-512 register
+
+@functools.cache
+def registers() -> tuple[int, int]:
+    """``(bytes per vector register, vector registers)`` of this CPU as LLVM compiles for it:
+    ``(64, 32)`` with AVX-512, else ``(32, 16)`` (AVX2; also where llvmlite, Numba's, is
+    missing and nothing is compiled)."""
+    try:
+        from llvmlite import binding
+    except ImportError:
+        return 32, 16
+    return (64, 32) if binding.get_host_cpu_features().get("avx512f") else (32, 16)
 
 
 def lanes(dtype: Any) -> int:
-    """Numbers per vector of ``dtype``: 16 float32, 8 float64."""
-    return VECTOR_BYTES // np.dtype(dtype).itemsize
+    """Numbers per vector register of ``dtype``: with AVX-512 16 float32, 8 float64."""
+    return registers()[0] // np.dtype(dtype).itemsize
 
 
 def fill(values: np.ndarray, start: int, rows: int, cols: int) -> np.ndarray:

@@ -45,8 +45,8 @@ from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 from convprop.simd import fill, outer, products, store, totals
 
-SUMS = 24  # vector registers of running sums in F's and G_delta's tile (of 32)
-GRAM_SUMS = 20  # in G_gw's (each step also loads rows + taps vectors)
+SUMS = 3 / 4  # share of the vector registers (32 with AVX-512) for F's and G_delta's tile
+GRAM_SUMS = 5 / 8  # for G_gw's (each step also loads rows + taps vectors)
 MAX_COLS = 4  # vectors of images per tile (64 float32 images)
 MAX_TAPS = 5  # kernel columns per G_gw tile
 
@@ -159,7 +159,7 @@ def _correlate(zt, wt, bias, dh, dw, pt, pl, out) -> None:
     simd.register()
     lanes = simd.lanes(zt.dtype)
     cols = min(MAX_COLS, zt.shape[3] // lanes)
-    rows = rows_for(out.shape[0], cols, SUMS)
+    rows = rows_for(out.shape[0], cols, int(SUMS * simd.registers()[1]))
     correlate_kernel(rows, cols, lanes)(zt, wt, bias, dh, dw, pt, pl, out)
 
 
@@ -199,7 +199,8 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
         zp = _batch_last(z, "batch_last", nb)
     g_w = np.empty((g.o, g.c, g.kh, g.kw), eps.dtype)
     lanes, taps = simd.lanes(eps.dtype), min(MAX_TAPS, g.kw)
-    gram_kernel(rows_for(g.o, taps, GRAM_SUMS), taps, lanes)(et, zp, g.dh, g.dw, g_w)
+    most = int(GRAM_SUMS * simd.registers()[1])
+    gram_kernel(rows_for(g.o, taps, most), taps, lanes)(et, zp, g.dh, g.dw, g_w)
     return g_w, (et.reshape(g.o, -1).sum(axis=1) if with_bias else None)
 
 
