@@ -112,12 +112,11 @@ def gram_kernel(rows: int, taps: int, lanes: int) -> Callable:
             c, a = q // (kh * columns) % c_, q // columns % kh
             t0 = min(q % columns * taps, kw - taps)
             acc = fill(zero, 0, rows, taps)  # acc[o, t]: lanes of g_w[o0 + o, c, a, t0 + t]
-            for i in range(ho):
-                for j in range(wo):
-                    ei = ((o0 * ho + i) * wo + j) * nb  # et[o0, i, j, 0]
-                    zi = ((c * hp + i + dh * a) * wp + j + dw * t0) * nb  # zp[c, i+dh*a, j+dw*t0]
-                    for n in range(0, nb, lanes):
-                        acc = products(acc, e, ei + n, ho * wo * nb, z, zi + n, dw * nb)
+            for i in range(ho):  # a row (j, n) of et and of zp is one run of wo*nb numbers
+                ei = (o0 * ho + i) * wo * nb  # et[o0, i, 0, 0]
+                zi = ((c * hp + i + dh * a) * wp + dw * t0) * nb  # zp[c, i + dh*a, dw*t0, 0]
+                for k in range(0, wo * nb, lanes):
+                    acc = products(acc, e, ei + k, ho * wo * nb, z, zi + k, dw * nb)
             totals(acc, gw, ((o0 * c_ + c) * kh + a) * kw + t0, c_ * kh * kw, 1)
 
     return gram
