@@ -137,9 +137,15 @@ def register() -> None:
     def literal(x):
         return isinstance(x, types.IntegerLiteral)
 
+    def flat(dtype, *arrays):  # 1-D C-contiguous arrays of dtype: a flat index is an offset
+        return all(
+            isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype == dtype
+            for a in arrays
+        )
+
     @intrinsic
     def fill_(typingctx, values, start, rows, cols):
-        if not (literal(rows) and literal(cols)):
+        if not (literal(rows) and literal(cols) and flat(getattr(values, "dtype", None), values)):
             return None
         tile = Tile(values.dtype, rows.literal_value, cols.literal_value)
 
@@ -158,6 +164,9 @@ def register() -> None:
 
     @intrinsic
     def outer_(typingctx, t, w, wi, z, zi):
+        if not (isinstance(t, Tile) and flat(t.dtype, w, z)):
+            return None
+
         def codegen(context, builder, sig, args):
             tile, (tv, wa, wi_, za, zi_) = sig.args[0], args
             n = tile.lanes
@@ -179,6 +188,9 @@ def register() -> None:
 
     @intrinsic
     def products_(typingctx, t, e, ei, es, z, zi, zs):
+        if not (isinstance(t, Tile) and flat(t.dtype, e, z)):
+            return None
+
         def codegen(context, builder, sig, args):
             tile, (tv, ea, ei_, es_, za, zi_, zs_) = sig.args[0], args
             n = tile.lanes
@@ -206,6 +218,9 @@ def register() -> None:
 
     @intrinsic
     def store_(typingctx, t, out, oi, rs):
+        if not (isinstance(t, Tile) and flat(t.dtype, out)):
+            return None
+
         def codegen(context, builder, sig, args):
             tile, (tv, oa, oi_, rs_) = sig.args[0], args
             n = tile.lanes
@@ -222,6 +237,9 @@ def register() -> None:
 
     @intrinsic
     def totals_(typingctx, t, out, oi, rs, cs):
+        if not (isinstance(t, Tile) and flat(t.dtype, out)):
+            return None
+
         def codegen(context, builder, sig, args):
             tile, (tv, oa, oi_, rs_, cs_) = sig.args[0], args
             el = context.get_value_type(tile.dtype)

@@ -179,7 +179,7 @@ def forward(
         xt = np.empty((g.o, g.ho, g.wo, g.n), z.dtype)
     else:
         xt = scratch("batch_out", (g.o, g.ho, g.wo, nb), z.dtype)
-    bias = np.zeros(g.o, z.dtype) if b is None else b.astype(z.dtype, copy=False)
+    bias = np.zeros(g.o, z.dtype) if b is None else np.ascontiguousarray(b, z.dtype)
     wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
     _correlate(_batch_last(z, "batch_last", nb), wt, bias, g.dh, g.dw, g.pt, g.pl, xt)
     return _result(xt, g.n)
