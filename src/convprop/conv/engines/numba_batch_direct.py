@@ -200,7 +200,9 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
     lanes, taps = simd.lanes(eps.dtype), min(MAX_TAPS, g.kw)
     most = int(GRAM_SUMS * simd.registers()[1])
     gram_kernel(rows_for(g.o, taps, most), taps, lanes)(et, zp, g.dh, g.dw, g_w)
-    return g_w, (et.reshape(g.o, -1).sum(axis=1) if with_bias else None)
+    # g_b by einsum, as the table adds it to the engines without a bias of their own: 16 us
+    # on LeNet's first layer's eps, against 55 for ndarray.sum's pairwise sums along a row
+    return g_w, (np.einsum("ok->o", et.reshape(g.o, -1)) if with_bias else None)
 
 
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
