@@ -92,10 +92,13 @@ def compiled(
 
 
 def _renamed(fn: Callable, suffix: str) -> Callable:
-    """A copy of ``fn`` (the same code and globals) whose qualified name ends in ``suffix``."""
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix)
+    """A copy of ``fn`` (the same code, globals and closure) whose qualified name ends in
+    ``suffix``."""
+    copy = types.FunctionType(
+        fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__
+    )
     copy.__qualname__ = fn.__qualname__ + suffix
-    copy.__module__, copy.__defaults__ = fn.__module__, fn.__defaults__
+    copy.__module__ = fn.__module__
     return copy
 
 

@@ -149,6 +149,21 @@ def test_results_are_fresh_arrays_not_scratch():
             np.testing.assert_array_equal(g_w, kept_g)
 
 
+@pytest.mark.parametrize("shape", [(5, 3, 7, 9), (64, 6, 14, 14), (2, 1, 1, 1)], ids=str)
+def test_batch_last_results_copied_in_blocks_are_c_order_copies(shape):
+    """The public functions' C-contiguous copy of a batch-last result, in blocks of rows
+    (``_arguments.c_copy``), equals NumPy's copy, for (C*H*W) not a multiple of the block."""
+    from convprop.conv._arguments import c_copy
+
+    n, c, h, w = shape
+    a = np.random.default_rng(5).standard_normal((c, h, w, n)).transpose(3, 0, 1, 2)
+    out = c_copy(a)
+    assert out.flags.c_contiguous and not np.shares_memory(out, a)
+    np.testing.assert_array_equal(out, a)
+    plain = np.arange(24.0).reshape(2, 3, 4)[:, ::2]  # not batch-last: NumPy's copy
+    np.testing.assert_array_equal(c_copy(plain), plain)
+
+
 # ------------------------------------------------------------------ the autodiff op
 
 
@@ -339,8 +354,8 @@ def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
     "zs, ws, padding, engine",
     [
         ((1, 1, 128, 128), (1, 1, 3, 3), 0, "numba_direct"),  # the bench's rows
-        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "numba_batch_direct"),  # 25 patch rows
-        ((64, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_last"),  # batch_last's rows
+        ((64, 1, 28, 28), (6, 1, 5, 5), 2, "numba_batch_direct"),  # LeNet's layers
+        ((64, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_direct"),
         ((32, 64, 32, 32), (64, 64, 3, 3), 1, "numba_winograd"),
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
         ((2, 3, 28, 28), (32, 3, 3, 3), 1, None),  # 3 channels in: im2col's
@@ -410,8 +425,9 @@ def test_without_numba_auto_runs_the_numpy_engines():
     ],
 )
 def test_batch_direct_register_tiles(zs, ws, opts, dtype):
-    """numba_batch_direct's F in register tiles (4 or more channels out, 32 or more images:
-    the last group of channels and of images shifted back) equals im2col's, bias included."""
+    """numba_batch_direct's F in register tiles (the last group of channels and of images
+    shifted back, a batch not a multiple of the vector's lanes padded) equals im2col's, bias
+    included."""
     if not jit.available():
         pytest.skip("needs Numba")
     r = np.random.default_rng(8)
@@ -431,8 +447,7 @@ def test_batch_direct_register_tiles(zs, ws, opts, dtype):
     ],
 )
 def test_batch_direct_adjoint_input_in_register_tiles(zs, ws, opts):
-    """numba_batch_direct's G_delta by F's tiled loop on eps (4 or more input channels, 32
-    or more images) equals im2col's G_delta."""
+    """numba_batch_direct's G_delta by F's tiled loop on eps equals im2col's G_delta."""
     if not jit.available():
         pytest.skip("needs Numba")
     r = np.random.default_rng(9)
@@ -442,6 +457,35 @@ def test_batch_direct_adjoint_input_in_register_tiles(zs, ws, opts):
     opts = dict(input_shape=zs, **opts)
     delta = conv.conv2d_adjoint_input(eps, w, method="numba_batch_direct", **opts)
     np.testing.assert_allclose(delta, conv.conv2d_adjoint_input(eps, w, method="im2col", **opts))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "zs, ws, opts",
+    [
+        ((80, 2, 9, 10), (7, 2, 3, 7), dict(padding=(1, 3))),  # 80 images: a run shifted back
+        ((20, 3, 8, 14), (5, 3, 2, 6), dict(dilation=(1, 2))),  # 20: padded to whole vectors
+        ((64, 6, 14, 14), (16, 6, 5, 5), dict()),  # LeNet's second layer
+    ],
+)
+def test_batch_direct_adjoint_weight_in_register_tiles(zs, ws, opts, dtype):
+    """numba_batch_direct's G_gw, tiles of channels by kernel columns summed along the batch
+    (the last group of each shifted back), and g_b, equal im2col's."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    r = np.random.default_rng(11)
+    z, w = r.standard_normal(zs).astype(dtype), r.standard_normal(ws).astype(dtype)
+    x = conv.conv2d(z, w, method="im2col", **opts)
+    eps = r.standard_normal(x.shape).astype(dtype)
+    g = conv.conv_geometry(zs, ws, **opts)
+    g_w, g_b = conv.ENGINES["numba_batch_direct"].adjoint_weight(eps, z, g, with_bias=True)
+    ref = conv.conv2d_adjoint_weight(eps.astype(np.float64), z, kernel_shape=ws, **opts)
+    scale = np.abs(ref).max()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert g_w.dtype == dtype
+    np.testing.assert_allclose(g_w[:, :, ::-1, ::-1], ref, atol=tol * scale)  # correlation form
+    ref_b = eps.astype(np.float64).sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(g_b, ref_b, atol=tol * np.abs(eps).sum(axis=(0, 2, 3)).max())
 
 
 COMPILED_CASES = [  # (engine, z shape, w shape, options)

@@ -75,8 +75,8 @@ memory layout with ``contiguous=False``.
   ``fast`` extra), stride 1, for few channels;
 * ``"numba_batch_last"``: batch_last with its col2im (a gather, each number written once)
   and its strided packing as compiled loops (Numba);
-* ``"numba_batch_direct"``: the formula's loops on batch-last memory, no patch, stride 1, for
-  few patch rows (LeNet's first layer) (Numba);
+* ``"numba_batch_direct"``: the formula's loops on batch-last memory in register tiles of
+  vectors (:mod:`convprop.simd`), no patch, stride 1 (LeNet's layers) (Numba);
 * ``"numba_im2col"``: the patch packed and col2im done by compiled loops around the GEMMs
   (Numba); forcing a compiled engine without Numba raises ImportError naming the extra;
 * ``"auto"`` (default): one rule, :func:`choose_method`: the compiled engine measured faster

@@ -76,13 +76,33 @@ def finish(a: np.ndarray, dtypes, single: bool, contiguous: bool = True) -> np.n
     a = a[0, 0] if single else a
     dtype = dtypes[0]
     if dtype is dtypes[-1] is a.dtype and dtype is not INTEGER:  # the common case, by identity
-        return a if a.flags.c_contiguous or not contiguous else a.copy()  # a.copy(): C order
+        return a if a.flags.c_contiguous or not contiguous else c_copy(a)
     dtype = dtype if dtype == dtypes[-1] else np.result_type(*dtypes)
     if dtype == INTEGER:  # float64 sums of integers below 2**53 (check_exact): exact
         return a.astype(INTEGER)
     if a.dtype == dtype and (a.flags.c_contiguous or not contiguous):
         return a
     return np.ascontiguousarray(a, dtype=dtype)
+
+
+TRANSPOSE_ROWS = 128  # rows of (C*H*W, N) per block of a batch-last array's copy
+
+
+def c_copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a``. A batch-last ``(N, C, H, W)`` view of ``(C, H, W, N)``
+    memory (the batch-last engines' results) is copied as the transpose of ``(C*H*W, N)`` in
+    blocks of :data:`TRANSPOSE_ROWS` rows, each read and written in cache; NumPy's one copy
+    reads it ``4*N`` bytes apart for every number it writes (LeNet's first layer's x,
+    64x6x28x28 float32: 0.37 ms, against 0.15 in blocks; its second's, 64x16x10x10: 0.10 ms,
+    against 0.037)."""
+    t = a.transpose(1, 2, 3, 0) if a.ndim == 4 else a
+    if a.ndim != 4 or not t.flags.c_contiguous:
+        return a.copy()  # C order
+    out = np.empty(a.shape, a.dtype)
+    rows, flat = t.reshape(-1, a.shape[0]), out.reshape(a.shape[0], -1)  # (C*H*W, N), (N, ..)
+    for i in range(0, rows.shape[0], TRANSPOSE_ROWS):
+        flat[:, i : i + TRANSPOSE_ROWS] = rows[i : i + TRANSPOSE_ROWS].T
+    return out
 
 
 def check_exact(a: np.ndarray, b: np.ndarray, terms: int, what: str, extra: float = 0.0):

@@ -161,18 +161,18 @@ def compiled_method(g: ConvGeometry) -> str | None:
       numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
       transposed convolution's k4 s2 layer F+G 2.07 -> 1.56 ms; the LeNet-5 step with both
       of LeNet's layers on it 4.36 -> 4.02 ms against both on im2col);
-    * of those, stride 1 with fewer than 64 patch rows (``C*kh*kw``): numba_batch_direct, the
-      formula's loops on the same batch-last memory with no patch (LeNet's first layer, 25
-      rows: the LeNet-5 step 4.57 -> 4.40 ms, 2 threads, and 4.9 -> 4.5 on one; LeNet's
-      second, 150 rows, is slower there: 4.2 -> 6.1 ms. The boundary between is not measured:
-      64 is where the NumPy rule used to start batch_last);
+    * of those, stride 1: numba_batch_direct, the formula's loops on the same batch-last
+      memory in register tiles of up to 24 vectors (:mod:`convprop.simd`), no patch (the
+      LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both of LeNet's layers on it, 2 BLAS
+      threads, interleaved; LeNet-2 F+G at the public functions 2.02-2.25 -> 0.96-1.18 ms,
+      PyTorch 0.98-1.00 in the same rounds);
     * otherwise stride 1, a kernel under 64 taps, 8 to 16 channels in and out
       (:data:`TILED_CHANNELS`; the resnet row, ResNet's first stage): numba_tiled, the
       formula's loops over register tiles. The resnet row per role, one thread, CPU time:
       F 3.4 ms, G_delta 3.4, G_gw 3.5 against im2col's 5.0, 4.7, 5.1; a ResNet training step
       (batch 128, depth 8, 3x32x32, one thread) 271-276 ms against 299-303 without it,
       279-280 with it up to 32 channels and 298-301 up to 64 (the wide row: 109 ms against
-      im2col's 82). Not on LeNet-2 (a batch of small images: numba_batch_last above): alone
+      im2col's 82). Not on LeNet-2 (a batch of small images: numba_batch_direct above): alone
       it is faster there (F+G 2.3 ms against batch_last's 2.6) but the LeNet-5 step is slower
       with it (7.7 ms against 5.9; cold caches and the bias passes);
     * otherwise a 3x3 kernel, stride 1, dilation 1, 32 or more channels in and out
@@ -191,8 +191,8 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if g.c == g.o == 1 and ENGINES["numba_direct"].supports(g):
         return "numba_direct"
     if numpy_method(g) == "batch_last":
-        few_rows = g.c * g.kh * g.kw < 64 and ENGINES["numba_batch_direct"].supports(g)
-        return "numba_batch_direct" if few_rows else "numba_batch_last"
+        direct = ENGINES["numba_batch_direct"].supports(g)
+        return "numba_batch_direct" if direct else "numba_batch_last"
     if numba_winograd.supports(g) and min(g.c, g.o) >= WINOGRAD_CHANNELS:
         return "numba_winograd"
     fewest, most = TILED_CHANNELS

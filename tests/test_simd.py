@@ -1,0 +1,59 @@
+"""convprop.simd: register tiles compiled (Numba) give the NumPy formulas of their plain form."""
+
+import numpy as np
+import pytest
+
+from convprop import jit, simd
+from convprop.simd import fill, outer, products, store, totals
+
+
+def _tile_program(values, w, z, e, out, sums):
+    """Every operation once: a 3 x 2 tile filled, two outer products, two products, stored
+    and summed."""
+    t = fill(values, 1, 3, 2)
+    t = outer(t, w, 2, z, 5)
+    t = outer(t, w, 0, z, 1)
+    u = fill(values, 0, 3, 2)
+    u = products(u, e, 3, 7, z, 2, 4)
+    u = products(u, e, 0, 5, z, 0, 9)
+    store(t, out, 4, out.size // 3 - 4)
+    totals(u, sums, 1, 2, 1)
+
+
+def test_operations_in_plain_python_are_their_formulas():
+    L = simd.lanes(np.float64)
+    assert (L, simd.lanes(np.float32)) == (8, 16)
+    r = np.random.default_rng(0)
+    values, w, z = r.standard_normal(4), r.standard_normal(5), r.standard_normal(60)
+    t = outer(fill(values, 1, 3, 2), w, 2, z, 5)
+    np.testing.assert_allclose(t, values[1:4, None] + np.outer(w[2:5], z[5 : 5 + 2 * L]))
+    e = r.standard_normal(40)
+    u = products(np.zeros((3, 2 * L)), e, 3, 7, z, 2, 4)
+    for i in range(3):
+        for c in range(2):
+            want = e[3 + 7 * i :][:L] * z[2 + 4 * c :][:L]
+            np.testing.assert_allclose(u[i, c * L : (c + 1) * L], want)
+    sums = np.zeros(8)
+    totals(u, sums, 1, 2, 1)
+    np.testing.assert_allclose(sums[1:7], u.reshape(3, 2, L).sum(axis=2).reshape(-1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_tiles_match_the_python_formulas(dtype):
+    pytest.importorskip("numba")
+    if not jit.available():
+        pytest.skip("CONVPROP_NO_NUMBA is set")
+    simd.register()
+    program = jit.compiled(_tile_program)
+    r = np.random.default_rng(1)
+    values, w = r.standard_normal(4).astype(dtype), r.standard_normal(5).astype(dtype)
+    z, e = r.standard_normal(80).astype(dtype), r.standard_normal(60).astype(dtype)
+    width = 2 * simd.lanes(dtype)
+    out, ref = np.zeros(3 * (width + 8), dtype), np.zeros(3 * (width + 8), dtype)
+    sums, ref_sums = np.zeros(8, dtype), np.zeros(8, dtype)
+    program(values, w, z, e, out, sums)
+    _tile_program(values, w, z, e, ref, ref_sums)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(sums, ref_sums, rtol=tol, atol=tol)
+    assert out.any() and sums[1:7].all() and not sums[0] and not sums[7:].any()
