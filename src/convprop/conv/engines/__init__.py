@@ -215,8 +215,10 @@ def numpy_method(g: ConvGeometry) -> str:
     in turn on each row and role) and the kernel sweep of ``convprop.bench.scaling``:
 
     * stride 1 and a kernel of 64 taps or more (8x8 and up): fft, whose cost grows with the
-      image and not with the kernel (11x11 on 8x3x64x64: F and G_gw about even with im2col,
-      G_delta half of it; 15x15: about half of im2col throughout);
+      image and not with the kernel (11x11 on 8x3x64x64, the bench's engine table, 2
+      threads: F 1.85 ms, G_delta 1.78, G_gw 1.92 against im2col's 5.49, 6.13, 5.54, with
+      its work split over the BLAS's threads and compiled sums where Numba is there; before
+      those, F and G_gw about even with im2col, G_delta half of it);
     * one channel in and out, stride 1 (the seed's layer): shifted_runs;
     * a batch of small images, the whole batch's patch in one block (:func:`small_images`):
       batch_last, whose one GEMM is then large enough to run the BLAS well (LeNet-2: 2.1 ms
