@@ -156,7 +156,10 @@ def limit_blas_threads(threads: int = 1) -> str:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return "BLAS threads unchanged (threadpoolctl missing: pip install 'convprop[mpi]')"
+        return (
+            f"BLAS threads unchanged (threadpoolctl missing: pip install 'convprop[mpi]'); "
+            f"OPENBLAS_NUM_THREADS={threads} for the engines' threads"
+        )
     threadpool_limits(threads, user_api="blas")
     jit.set_threads(threads)  # the compiled kernels follow the BLAS
     return f"BLAS limited to {threads} thread{'s' if threads > 1 else ''} per process"

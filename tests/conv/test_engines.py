@@ -360,6 +360,9 @@ def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
         ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
         ((2, 3, 28, 28), (32, 3, 3, 3), 1, None),  # 3 channels in: im2col's
         ((64, 16, 28, 28), (16, 16, 3, 3), 1, "numba_tiled"),
+        ((16, 64, 8, 8), (64, 64, 3, 3), 1, "numba_winograd"),  # small images too
+        ((8, 128, 4, 4), (128, 128, 3, 3), 1, "numba_batch_last"),  # 4x4: no Winograd
+        ((8, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_last"),  # under a vector of images
     ],
 )
 def test_compiled_rule(zs, ws, padding, engine):

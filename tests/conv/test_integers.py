@@ -79,3 +79,22 @@ def test_mixed_integer_and_float_inputs_take_the_float_dtype():
     assert conv2d(np.ones((5, 5), np.int64), np.ones((2, 2))).dtype == np.float64
     x = conv2d(np.ones((1, 1, 3, 3), np.int64), np.ones((1, 1, 2, 2), np.int64), np.array([0.5]))
     assert x.dtype == np.float64 and (x == 4.5).all()  # a float bias: a float result
+
+
+def test_3x3_layers_of_many_channels_on_integers_avoid_winograd():
+    """auto picks Winograd for floats here; its products by 1/6 and 1/24 would round."""
+    r = np.random.default_rng(2)
+    z, w = r.integers(-3, 4, (2, 64, 8, 8)), r.integers(-3, 4, (64, 64, 3, 3))
+    x = conv2d(z, w, padding=1)
+    assert x.dtype == np.int64
+    f64 = conv2d(z.astype(float), w.astype(float), padding=1, method="im2col")
+    np.testing.assert_array_equal(x, f64)
+    eps = r.integers(-3, 4, x.shape)
+    delta, g_w = conv2d_backward(eps, z, w, padding=1)
+    floats = (eps.astype(float), z.astype(float), w.astype(float))
+    ref = conv2d_backward(*floats, padding=1, method="im2col")
+    np.testing.assert_array_equal(delta, ref[0])
+    np.testing.assert_array_equal(g_w, ref[1])
+    for method in ("winograd", "numba_winograd"):
+        with pytest.raises(ValueError, match=f"method '{method}' is not exact on integer"):
+            conv2d_adjoint_input(eps, w, padding=1, method=method)

@@ -195,3 +195,6 @@ def test_g_gw_from_what_f_and_g_delta_kept(method, blocks):
         ref = conv.conv2d_adjoint_weight(a, b, kernel_shape=w.shape, padding=1, method="im2col")
         ours = conv.conv2d_adjoint_weight(a, b, method=method, geometry=g)
         np.testing.assert_allclose(ours, ref)
+    workspace.kept(("winograd_v", t, g), (z, g))[...] *= 2  # poisoned: G_gw must read it
+    doubled = conv.conv2d_adjoint_weight(eps, z, method=method, geometry=g)
+    np.testing.assert_allclose(doubled, 2 * fresh, rtol=1e-12, atol=1e-12)

@@ -6,7 +6,9 @@ strings, tuples of ints) is remembered (:func:`resolve`, :func:`input_geometry`,
 :func:`weight_geometry`: 0.3 us instead of 1.7-2.3 on the seed's layer). A value that only
 equals a plain one (``True == 1``, ``2.0 == 2``) takes every check every time. A remembered
 geometry is shared between calls, so it never leaves the conv functions: F keeps work for G
-only under a geometry the caller passed (``keep``), never under one of these."""
+only under a geometry the caller passed (``keep``), never under one of these; G_delta keeps
+work on eps under one only inside ``conv2d_backward``, whose G_gw follows at once on the same
+eps (each call's G_delta replaces what the last one kept)."""
 
 from __future__ import annotations
 

@@ -110,7 +110,9 @@ def conv2d_adjoint_input(
     With stride > 1 several input sizes give the same output size; ``input_shape`` (``(H, W)``
     or ``(N, C, H, W)``) picks one. The default is the smallest,
     ``H = (Ho - 1)*s + d*(kh - 1) + 1 - pt - pb``. ``geometry`` (F's) replaces all of these;
-    ``contiguous`` as in :func:`conv2d`.
+    with it, as the autodiff passes it, the engine may keep work on this eps for G_gw (the
+    Winograd and fft engines), so do not change eps in place before G_gw on it; ``contiguous``
+    as in :func:`conv2d`.
 
     Shape: ``(Ho, Wo), (kh, kw) -> (H, W)`` or ``(N, O, Ho, Wo), (O, C/groups, kh, kw) ->
     (N, C, H, W)``.
@@ -229,13 +231,19 @@ def choose_method(
     return auto_method(g.one_group())
 
 
+INEXACT = ("fft", "winograd", "numba_winograd")  # they round (spectra; G's 1/6 and 1/24)
+
+
 def _engine(method: str, g: ConvGeometry, exact: bool) -> Engine:
-    """The engine for one group of ``g``; on integers (``exact``) never fft, whose rounding
-    errors would not be exact: "auto" takes im2col instead, "fft" is refused."""
+    """The engine for one group of ``g``; on integers (``exact``) never one of
+    :data:`INEXACT`, whose rounding errors would not be exact: "auto" takes im2col instead,
+    naming one is refused."""
     one = g.one_group()
-    if exact and method == "fft":
-        raise ValueError("method 'fft' is not exact on integer arrays: pass floats or another")
-    if exact and method == "auto" and auto_method(one) == "fft":
+    if exact and method in INEXACT:
+        raise ValueError(
+            f"method {method!r} is not exact on integer arrays: pass floats or another"
+        )
+    if exact and method == "auto" and auto_method(one) in INEXACT:
         return ENGINES["im2col"]
     return engine_for(method, one)
 

@@ -6,7 +6,7 @@ and ``adjoint_weight(eps, z, g)``, all on 4-D arrays of one float dtype in the c
 forward, or gets the bias gradient from its G_gw, takes ``b`` and ``with_bias`` itself, and
 ``keep`` (the caller will call G_gw with this z, or eps, and geometry: work may be kept for
 it) (``batch_last``); the others are given them by :func:`_plain` (``keep`` passed on to an
-engine whose F and G_delta take it: the Winograd engines). A new engine is one module and
+engine whose F and G_delta take it: the Winograd engines and fft). A new engine is one module and
 one row of :data:`ENGINES`; ``method="auto"`` picks by :func:`auto_method`, the one rule.
 
 The ``numba_*`` rows are compiled (Numba, the ``fast`` extra, through :mod:`convprop.jit`):
@@ -139,6 +139,7 @@ METHODS = ("auto", *ENGINES)
 TILED_CHANNELS = (8, 16)  # channels in and out where numba_tiled is picked (compiled_method)
 WINOGRAD_CHANNELS = 32  # channels in and out from which numba_winograd is picked (3x3)
 WINOGRAD_NUMPY_CHANNELS = 64  # from which winograd is, without Numba
+DIRECT_BATCH, DIRECT_ROWS = 16, 160  # numba_batch_direct: images (one vector), patch rows
 
 
 def auto_method(g: ConvGeometry) -> str:
@@ -161,11 +162,14 @@ def compiled_method(g: ConvGeometry) -> str | None:
       numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
       transposed convolution's k4 s2 layer F+G 2.07 -> 1.56 ms; the LeNet-5 step with both
       of LeNet's layers on it 4.36 -> 4.02 ms against both on im2col);
-    * of those, stride 1: numba_batch_direct, the formula's loops on the same batch-last
-      memory in register tiles of up to 24 vectors (:mod:`convprop.simd`), no patch (the
+    * of those, stride 1, 16 or more images (a vector's lanes) and at most 160 patch rows
+      (``C*kh*kw``: LeNet-2 has 150): numba_batch_direct, the formula's loops on the same
+      batch-last memory in register tiles of up to 24 vectors (:mod:`convprop.simd`), no patch (the
       LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both of LeNet's layers on it, 2 BLAS
       threads, interleaved; LeNet-2 F+G at the public functions 2.02-2.25 -> 0.96-1.18 ms,
-      PyTorch 0.98-1.00 in the same rounds);
+      PyTorch 0.98-1.00 in the same rounds; F+G 64x16x14x14 -> 32, 3x3: 4.39 ms against
+      numba_batch_last's 4.80; past those bounds slower: 8x128x4x4 2.33 against 1.31,
+      16x64x8x8 2.04 against 1.89, 4x32x16x16 2.41 against 1.02);
     * otherwise stride 1, a kernel under 64 taps, 8 to 16 channels in and out
       (:data:`TILED_CHANNELS`; the resnet row, ResNet's first stage): numba_tiled, the
       formula's loops over register tiles. The resnet row per role, one thread, CPU time:
@@ -175,8 +179,10 @@ def compiled_method(g: ConvGeometry) -> str | None:
       im2col's 82). Not on LeNet-2 (a batch of small images: numba_batch_direct above): alone
       it is faster there (F+G 2.3 ms against batch_last's 2.6) but the LeNet-5 step is slower
       with it (7.7 ms against 5.9; cold caches and the bias passes);
-    * otherwise a 3x3 kernel, stride 1, dilation 1, 32 or more channels in and out
-      (:data:`WINOGRAD_CHANNELS`): numba_winograd, Winograd's F(4x4, 3x3), whose GEMMs do
+    * first of all, a 3x3 kernel, stride 1, dilation 1, 32 or more channels in and out
+      (:data:`WINOGRAD_CHANNELS`, :func:`winograd_pays`): numba_winograd, also on batches of
+      small images (16x64x8x8 F+G 1.65 ms against numba_batch_last's 1.89; 4x32x16x16 0.64
+      against 1.02), Winograd's F(4x4, 3x3), whose GEMMs do
       a quarter of im2col's products. F+G as the autodiff calls them (2 BLAS threads,
       interleaved, best of 5, a busy machine): the wide row 47.7 ms against column_patch's
       67.8 and numba_tiled's 98.2; 128x32x14x14 17.8 against 21.7 and 25.6; 128x64x7x7 11.4
@@ -190,15 +196,23 @@ def compiled_method(g: ConvGeometry) -> str | None:
         return None
     if g.c == g.o == 1 and ENGINES["numba_direct"].supports(g):
         return "numba_direct"
-    if numpy_method(g) == "batch_last":
-        direct = ENGINES["numba_batch_direct"].supports(g)
-        return "numba_batch_direct" if direct else "numba_batch_last"
-    if numba_winograd.supports(g) and min(g.c, g.o) >= WINOGRAD_CHANNELS:
+    if winograd_pays(g, WINOGRAD_CHANNELS):
         return "numba_winograd"
+    if numpy_method(g) == "batch_last":
+        direct = ENGINES["numba_batch_direct"].supports(g) and g.n >= DIRECT_BATCH
+        direct = direct and g.c * g.kh * g.kw <= DIRECT_ROWS
+        return "numba_batch_direct" if direct else "numba_batch_last"
     fewest, most = TILED_CHANNELS
     if g.wide and g.kh * g.kw < 64 and fewest <= min(g.c, g.o) and max(g.c, g.o) <= most:
         return "numba_tiled"
     return None
+
+
+def winograd_pays(g: ConvGeometry, channels: int) -> bool:
+    """A 3x3 kernel at stride 1 and dilation 1, ``channels`` or more in and out, and output
+    planes of 7x7 or more (on 4x4 planes, one tile each, numba_winograd measured slower than
+    numba_batch_last: 8x128x4x4 F+G 2.11 ms against 1.31)."""
+    return winograd.supports(g) and min(g.c, g.o) >= channels and min(g.ho, g.wo) >= 7
 
 
 def small_images(g: ConvGeometry) -> bool:
@@ -245,7 +259,7 @@ def numpy_method(g: ConvGeometry) -> str:
         return "shifted_runs"
     if small_images(g):
         return "batch_last"
-    if winograd.supports(g) and min(g.c, g.o) >= WINOGRAD_NUMPY_CHANNELS:
+    if winograd_pays(g, WINOGRAD_NUMPY_CHANNELS):
         return "winograd"
     if g.wide and g.c * g.kw >= 48:
         return "column_patch"

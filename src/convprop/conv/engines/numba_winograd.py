@@ -184,7 +184,7 @@ def output_tiles_adjoint(eq, th, tw, e):
                     for v in range(M_OUT):
                         for cc in range(CB):
                             t[u * s + v * CB + cc] = eq[n, 4 * ty + u, 4 * tx + v, o0 + cc]
-                for u in range(M_OUT):  # each row times A^T: sum_v s[u, v] AT[a, v]
+                for u in range(M_OUT):  # each row times A^T: sum_v s[u, v] AT[v, a]
                     for cc in range(CB):
                         k = u * s + cc
                         y0, y1, y2, y3 = t[k], t[k + CB], t[k + 2 * CB], t[k + 3 * CB]
