@@ -9,9 +9,11 @@ is one line below)::
     output:         x tile p    = A^T m A           4x4
     output adjoint: E[xi, p, o] = (A e A^T)[xi]     e: eps's 4x4 tile p, zero off the image
 
-``B^T d B`` is computed as ``B^T (d B)``: the rows of the tile times ``B``, read straight from
-the image, then the columns of that times ``B^T``, on a tile of 36 x :data:`CB` numbers on the
-stack (:func:`convprop.jit.stack_array`), each step one vector of :data:`CB` channels.
+``B^T d B`` is computed as ``B^T (d B)``: the tile is copied onto the stack (36 x :data:`CB`
+numbers, :func:`convprop.jit.stack_array`), its rows are multiplied by ``B``, then its columns
+by ``B^T``, in place, each step one vector of :data:`CB` channels; one loop writes the 1-D
+transform once and runs it over the rows (numbers ``CB`` apart) and then the columns (``6*CB``
+apart), and the other three transforms alike.
 
 The images are read and written channels-last, and padded to whole tiles, so that the loops
 have no bounds to test and each step loads one contiguous vector: each block is moved into
@@ -58,28 +60,20 @@ def input_tiles(zq, th, tw, v):
                     for j in range(ALPHA):
                         for cc in range(CB):
                             t[i * s + j * CB + cc] = zq[n, 4 * ty + i, 4 * tx + j, c0 + cc]
-                for i in range(ALPHA):  # each row times B: (d B)[i, b] = sum_j d[i, j] BT[b, j]
-                    for cc in range(CB):
-                        k = i * s + cc
-                        d0, d1, d2 = t[k], t[k + CB], t[k + 2 * CB]
-                        d3, d4, d5 = t[k + 3 * CB], t[k + 4 * CB], t[k + 5 * CB]
-                        t[k] = k4 * d0 - k5 * d2 + d4
-                        t[k + CB] = -k4 * d1 - k4 * d2 + d3 + d4
-                        t[k + 2 * CB] = k4 * d1 - k4 * d2 - d3 + d4
-                        t[k + 3 * CB] = -k2 * d1 - d2 + k2 * d3 + d4
-                        t[k + 4 * CB] = k2 * d1 - d2 - k2 * d3 + d4
-                        t[k + 5 * CB] = k4 * d1 - k5 * d3 + d5
-                for b in range(ALPHA):  # B^T times each column: sum_i BT[a, i] (d B)[i, b]
-                    for cc in range(CB):
-                        k = b * CB + cc
-                        d0, d1, d2 = t[k], t[k + s], t[k + 2 * s]
-                        d3, d4, d5 = t[k + 3 * s], t[k + 4 * s], t[k + 5 * s]
-                        t[k] = k4 * d0 - k5 * d2 + d4
-                        t[k + s] = -k4 * d1 - k4 * d2 + d3 + d4
-                        t[k + 2 * s] = k4 * d1 - k4 * d2 - d3 + d4
-                        t[k + 3 * s] = -k2 * d1 - d2 + k2 * d3 + d4
-                        t[k + 4 * s] = k2 * d1 - d2 - k2 * d3 + d4
-                        t[k + 5 * s] = k4 * d1 - k5 * d3 + d5
+                # B^T d B: each row times B, (d B)[i, b] = sum_j d[i, j] BT[b, j], then B^T
+                # times each column; one line of 6 numbers ``step`` apart, lines ``line`` apart
+                for line, step in ((s, CB), (CB, s)):
+                    for m in range(ALPHA):
+                        for cc in range(CB):
+                            k = m * line + cc
+                            d0, d1, d2 = t[k], t[k + step], t[k + 2 * step]
+                            d3, d4, d5 = t[k + 3 * step], t[k + 4 * step], t[k + 5 * step]
+                            t[k] = k4 * d0 - k5 * d2 + d4
+                            t[k + step] = -k4 * d1 - k4 * d2 + d3 + d4
+                            t[k + 2 * step] = k4 * d1 - k4 * d2 - d3 + d4
+                            t[k + 3 * step] = -k2 * d1 - d2 + k2 * d3 + d4
+                            t[k + 4 * step] = k2 * d1 - d2 - k2 * d3 + d4
+                            t[k + 5 * step] = k4 * d1 - k5 * d3 + d5
                 for xi in range(ALPHA * ALPHA):
                     for cc in range(CB):
                         v[xi, p, c0 + cc] = t[xi * CB + cc]
@@ -101,28 +95,20 @@ def input_tiles_adjoint(v, th, tw, dq):
                     for xi in range(ALPHA * ALPHA):
                         for cc in range(CB):
                             t[xi * CB + cc] = v[xi, p, c0 + cc]
-                    for b in range(ALPHA):  # B times each column: sum_a BT[a, i] v[a, b]
-                        for cc in range(CB):
-                            k = b * CB + cc
-                            r0, r1, r2 = t[k], t[k + s], t[k + 2 * s]
-                            r3, r4, r5 = t[k + 3 * s], t[k + 4 * s], t[k + 5 * s]
-                            t[k] = k4 * r0
-                            t[k + s] = -k4 * r1 + k4 * r2 - k2 * r3 + k2 * r4 + k4 * r5
-                            t[k + 2 * s] = -k5 * r0 - k4 * r1 - k4 * r2 - r3 - r4
-                            t[k + 3 * s] = r1 - r2 + k2 * r3 - k2 * r4 - k5 * r5
-                            t[k + 4 * s] = r0 + r1 + r2 + r3 + r4
-                            t[k + 5 * s] = r5
-                    for i in range(ALPHA):  # each row times B^T
-                        for cc in range(CB):
-                            k = i * s + cc
-                            r0, r1, r2 = t[k], t[k + CB], t[k + 2 * CB]
-                            r3, r4, r5 = t[k + 3 * CB], t[k + 4 * CB], t[k + 5 * CB]
-                            t[k] = k4 * r0
-                            t[k + CB] = -k4 * r1 + k4 * r2 - k2 * r3 + k2 * r4 + k4 * r5
-                            t[k + 2 * CB] = -k5 * r0 - k4 * r1 - k4 * r2 - r3 - r4
-                            t[k + 3 * CB] = r1 - r2 + k2 * r3 - k2 * r4 - k5 * r5
-                            t[k + 4 * CB] = r0 + r1 + r2 + r3 + r4
-                            t[k + 5 * CB] = r5
+                    # B v B^T: B times each column, (B v)[i, b] = sum_a BT[a, i] v[a, b],
+                    # then each row times B^T
+                    for line, step in ((CB, s), (s, CB)):
+                        for m in range(ALPHA):
+                            for cc in range(CB):
+                                k = m * line + cc
+                                r0, r1, r2 = t[k], t[k + step], t[k + 2 * step]
+                                r3, r4, r5 = t[k + 3 * step], t[k + 4 * step], t[k + 5 * step]
+                                t[k] = k4 * r0
+                                t[k + step] = -k4 * r1 + k4 * r2 - k2 * r3 + k2 * r4 + k4 * r5
+                                t[k + 2 * step] = -k5 * r0 - k4 * r1 - k4 * r2 - r3 - r4
+                                t[k + 3 * step] = r1 - r2 + k2 * r3 - k2 * r4 - k5 * r5
+                                t[k + 4 * step] = r0 + r1 + r2 + r3 + r4
+                                t[k + 5 * step] = r5
                     for i in range(ALPHA):  # added onto the tile's place
                         for j in range(ALPHA):
                             for cc in range(CB):
@@ -144,24 +130,18 @@ def output_tiles(m, th, tw, xq):
                 for xi in range(ALPHA * ALPHA):
                     for cc in range(CB):
                         t[xi * CB + cc] = m[xi, p, o0 + cc]
-                for b in range(ALPHA):  # A^T times each column (rows 0-3 of t)
-                    for cc in range(CB):
-                        k = b * CB + cc
-                        m0, m1, m2 = t[k], t[k + s], t[k + 2 * s]
-                        m3, m4, m5 = t[k + 3 * s], t[k + 4 * s], t[k + 5 * s]
-                        t[k] = m0 + m1 + m2 + m3 + m4
-                        t[k + s] = m1 - m2 + k2 * (m3 - m4)
-                        t[k + 2 * s] = m1 + m2 + k4 * (m3 + m4)
-                        t[k + 3 * s] = m1 - m2 + k8 * (m3 - m4) + m5
-                for u in range(M_OUT):  # each row times A (columns 0-3 of t)
-                    for cc in range(CB):
-                        k = u * s + cc
-                        m0, m1, m2 = t[k], t[k + CB], t[k + 2 * CB]
-                        m3, m4, m5 = t[k + 3 * CB], t[k + 4 * CB], t[k + 5 * CB]
-                        t[k] = m0 + m1 + m2 + m3 + m4
-                        t[k + CB] = m1 - m2 + k2 * (m3 - m4)
-                        t[k + 2 * CB] = m1 + m2 + k4 * (m3 + m4)
-                        t[k + 3 * CB] = m1 - m2 + k8 * (m3 - m4) + m5
+                # A^T m A: A^T times each of the 6 columns (into rows 0-3 of t), then each
+                # of those 4 rows times A (into columns 0-3)
+                for line, step, lines in ((CB, s, ALPHA), (s, CB, M_OUT)):
+                    for u in range(lines):
+                        for cc in range(CB):
+                            k = u * line + cc
+                            m0, m1, m2 = t[k], t[k + step], t[k + 2 * step]
+                            m3, m4, m5 = t[k + 3 * step], t[k + 4 * step], t[k + 5 * step]
+                            t[k] = m0 + m1 + m2 + m3 + m4
+                            t[k + step] = m1 - m2 + k2 * (m3 - m4)
+                            t[k + 2 * step] = m1 + m2 + k4 * (m3 + m4)
+                            t[k + 3 * step] = m1 - m2 + k8 * (m3 - m4) + m5
                 for u in range(M_OUT):
                     for v in range(M_OUT):
                         for cc in range(CB):
@@ -170,7 +150,7 @@ def output_tiles(m, th, tw, xq):
 
 @compiled
 def output_tiles_adjoint(eq, th, tw, e):
-    """The adjoint of :func:`output_tiles`: ``e[xi, p, o] = (A s A^T)[xi]``, ``s`` the 4x4
+    """The adjoint of :func:`output_tiles`: ``e[xi, p, o] = (A q A^T)[xi]``, ``q`` the 4x4
     tile ``p`` of ``eq[n, :, :, o]`` (eps channels-last, extended with zeros to whole tiles)."""
     k2, k4, k8 = e.dtype.type(2), e.dtype.type(4), e.dtype.type(8)  # typed: sums in e's dtype
     s = ALPHA * CB
@@ -180,30 +160,23 @@ def output_tiles_adjoint(eq, th, tw, e):
         for tx in range(tw):
             p = r * tw + tx
             for o0 in range(0, eq.shape[3], CB):
-                for u in range(M_OUT):  # the tile s, in t's corner
+                for u in range(M_OUT):  # the tile q, in t's corner
                     for v in range(M_OUT):
                         for cc in range(CB):
                             t[u * s + v * CB + cc] = eq[n, 4 * ty + u, 4 * tx + v, o0 + cc]
-                for u in range(M_OUT):  # each row times A^T: sum_v s[u, v] AT[v, a]
-                    for cc in range(CB):
-                        k = u * s + cc
-                        y0, y1, y2, y3 = t[k], t[k + CB], t[k + 2 * CB], t[k + 3 * CB]
-                        t[k] = y0
-                        t[k + CB] = y0 + y1 + y2 + y3
-                        t[k + 2 * CB] = y0 - y1 + y2 - y3
-                        t[k + 3 * CB] = y0 + k2 * y1 + k4 * y2 + k8 * y3
-                        t[k + 4 * CB] = y0 - k2 * y1 + k4 * y2 - k8 * y3
-                        t[k + 5 * CB] = y3
-                for b in range(ALPHA):  # A times each column
-                    for cc in range(CB):
-                        k = b * CB + cc
-                        y0, y1, y2, y3 = t[k], t[k + s], t[k + 2 * s], t[k + 3 * s]
-                        t[k] = y0
-                        t[k + s] = y0 + y1 + y2 + y3
-                        t[k + 2 * s] = y0 - y1 + y2 - y3
-                        t[k + 3 * s] = y0 + k2 * y1 + k4 * y2 + k8 * y3
-                        t[k + 4 * s] = y0 - k2 * y1 + k4 * y2 - k8 * y3
-                        t[k + 5 * s] = y3
+                # A q A^T: each of the 4 rows times A^T, sum_v q[u, v] AT[v, a] (into 6
+                # columns), then A times each of the 6 columns (into 6 rows)
+                for line, step, lines in ((s, CB, M_OUT), (CB, s, ALPHA)):
+                    for u in range(lines):
+                        for cc in range(CB):
+                            k = u * line + cc
+                            y0, y1, y2, y3 = t[k], t[k + step], t[k + 2 * step], t[k + 3 * step]
+                            t[k] = y0
+                            t[k + step] = y0 + y1 + y2 + y3
+                            t[k + 2 * step] = y0 - y1 + y2 - y3
+                            t[k + 3 * step] = y0 + k2 * y1 + k4 * y2 + k8 * y3
+                            t[k + 4 * step] = y0 - k2 * y1 + k4 * y2 - k8 * y3
+                            t[k + 5 * step] = y3
                 for xi in range(ALPHA * ALPHA):
                     for cc in range(CB):
                         e[xi, p, o0 + cc] = t[xi * CB + cc]

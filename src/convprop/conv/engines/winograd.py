@@ -231,7 +231,8 @@ def _tiles_of(block: np.ndarray | None, g: ConvGeometry, n0: int, nb: int):
     """The tiles of images ``n0 .. n0 + nb`` in a whole batch's kept transform (or None)."""
     if block is None:
         return None
-    per = tiles(g)[0] * tiles(g)[1]
+    th, tw = tiles(g)
+    per = th * tw
     return block[:, n0 * per : (n0 + nb) * per]
 
 
