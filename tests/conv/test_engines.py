@@ -24,6 +24,7 @@ from convprop.conv import workspace
 from convprop.conv.engines import batch_last, compiled_method, im2col, numpy_method
 from tests.conv.test_functions import (
     KINDS,
+    assert_roles_match_torch,
     each,
     explicit_pads,
     numeric_gradient,
@@ -60,15 +61,7 @@ def test_special_layouts_match_torch(case, kind, method):
     opts = dict(stride=stride, padding=padding, dilation=dilation, kind=kind)
     if refused(method, zs, ws, **opts):
         return
-    x_ref, grads = torch_reference(z, w, **opts)
-    x = conv.conv2d(z, w, method=method, **opts)
-    np.testing.assert_allclose(x, x_ref, atol=1e-10)
-    eps = r.standard_normal(x.shape)
-    gz, gw = grads(eps)
-    delta = conv.conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
-    g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
-    np.testing.assert_allclose(delta, gz, atol=1e-10)
-    np.testing.assert_allclose(g_w, gw, atol=1e-9)
+    assert_roles_match_torch(z, w, r, method, **opts)
 
 
 @pytest.mark.parametrize("method", each(ENGINES))

@@ -111,6 +111,20 @@ def torch_reference(z, w, *, stride, padding, dilation, kind):
     return x.detach().numpy(), grads
 
 
+def assert_roles_match_torch(z, w, r, method, **opts):
+    """F, G_delta and G_gw of engine ``method``, each public function on its own, against
+    PyTorch's autograd (float64; eps drawn from ``r``)."""
+    x_ref, grads = torch_reference(z, w, **opts)
+    x = conv2d(z, w, method=method, **opts)
+    np.testing.assert_allclose(x, x_ref, atol=1e-10)
+    eps = r.standard_normal(x.shape)
+    gz, gw = grads(eps)
+    delta = conv2d_adjoint_input(eps, w, input_shape=z.shape, method=method, **opts)
+    g_w = conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, method=method, **opts)
+    np.testing.assert_allclose(delta, gz, atol=1e-10)
+    np.testing.assert_allclose(g_w, gw, atol=1e-9)
+
+
 def numeric_gradient(f, a, h=1e-6):
     """Central differences of the scalar function f at a (float64)."""
     g = np.zeros_like(a)

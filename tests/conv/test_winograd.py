@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from convprop import conv, jit
 from convprop.conv import workspace
 from convprop.conv.engines import winograd
-from tests.conv.test_functions import KINDS, each, numeric_gradient, torch_reference
+from tests.conv.test_functions import KINDS, assert_roles_match_torch, each, numeric_gradient
 
 METHODS = ["winograd", "numba_winograd"]
 
@@ -86,15 +86,7 @@ def test_match_torch(case, kind, method, blocks):
     r = np.random.default_rng(2)
     z, w = r.standard_normal(zs), r.standard_normal(ws)
     opts = dict(stride=1, padding=padding, dilation=1, kind=kind)
-    x_ref, grads = torch_reference(z, w, **opts)
-    x = conv.conv2d(z, w, method=method, **opts)
-    np.testing.assert_allclose(x, x_ref, atol=1e-10)
-    eps = r.standard_normal(x.shape)
-    gz, gw = grads(eps)
-    delta = conv.conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
-    g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
-    np.testing.assert_allclose(delta, gz, atol=1e-10)
-    np.testing.assert_allclose(g_w, gw, atol=1e-9)
+    assert_roles_match_torch(z, w, r, method, **opts)
 
 
 @pytest.mark.parametrize("method", each(METHODS))
