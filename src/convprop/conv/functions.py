@@ -231,19 +231,17 @@ def choose_method(
     return auto_method(g.one_group())
 
 
-INEXACT = ("fft", "winograd", "numba_winograd")  # they round (spectra; G's 1/6 and 1/24)
-
-
 def _engine(method: str, g: ConvGeometry, exact: bool) -> Engine:
-    """The engine for one group of ``g``; on integers (``exact``) never one of
-    :data:`INEXACT`, whose rounding errors would not be exact: "auto" takes im2col instead,
-    naming one is refused."""
+    """The engine for one group of ``g``; on integers (``exact``) never one whose rounding
+    errors would not be exact (``Engine.exact``: fft, the Winograd engines): "auto" takes
+    im2col instead, naming one is refused."""
     one = g.one_group()
-    if exact and method in INEXACT:
+    named = ENGINES.get(method)
+    if exact and named is not None and not named.exact:
         raise ValueError(
             f"method {method!r} is not exact on integer arrays: pass floats or another"
         )
-    if exact and method == "auto" and auto_method(one) in INEXACT:
+    if exact and method == "auto" and not ENGINES[auto_method(one)].exact:
         return ENGINES["im2col"]
     return engine_for(method, one)
 

@@ -49,11 +49,14 @@ class Engine(NamedTuple):
     adjoint_weight: Callable[..., tuple]  # (eps, z, g, with_bias) -> (g_w, g_b or None)
     summary: str
     compiled: bool = False  # needs Numba (jit.available())
+    exact: bool = True  # sums of products only: exact on integers (float64, under 2**53)
 
 
-def _plain(engine, summary: str, compiled: bool = False, keeps: bool = False) -> Engine:
+def _plain(
+    engine, summary: str, compiled: bool = False, keeps: bool = False, exact: bool = True
+) -> Engine:
     """The row of an engine that knows nothing of the bias: added after F, summed for G;
-    ``keeps``: its F and G_delta take ``keep``."""
+    ``keeps``: its F and G_delta take ``keep``; ``exact``: see :class:`Engine`."""
 
     def forward(z, w, g, b=None, keep=False):
         x = engine.forward(z, w, g, keep=keep) if keeps else engine.forward(z, w, g)
@@ -70,7 +73,9 @@ def _plain(engine, summary: str, compiled: bool = False, keeps: bool = False) ->
         g_b = np.einsum("nohw->o", eps) if with_bias else None
         return engine.adjoint_weight(eps, z, g), g_b
 
-    return Engine(engine.supports, forward, adjoint_input, adjoint_weight, summary, compiled)
+    return Engine(
+        engine.supports, forward, adjoint_input, adjoint_weight, summary, compiled, exact
+    )
 
 
 def _own_bias(module, summary: str, compiled: bool = False) -> Engine:
@@ -97,11 +102,14 @@ ENGINES: dict[str, Engine] = {
     "shifted_runs": _plain(
         shifted_runs, "one channel in and out, stride 1: taps as shifted runs of the batch"
     ),
-    "fft": _plain(fft, "products of spectra (numpy.fft), for large kernels", keeps=True),
+    "fft": _plain(
+        fft, "products of spectra (numpy.fft), for large kernels", keeps=True, exact=False
+    ),
     "winograd": _plain(
         winograd,
         "Winograd's F(4x4, 3x3): 36 GEMMs between tile transforms (3x3, stride 1)",
         keeps=True,
+        exact=False,  # G's 1/6 and 1/24 round
     ),
     "numba_direct": _plain(
         numba_direct,
@@ -133,6 +141,7 @@ ENGINES: dict[str, Engine] = {
         "winograd with its tile transforms as compiled loops (Numba; 3x3, stride 1)",
         compiled=True,
         keeps=True,
+        exact=False,
     ),
 }
 METHODS = ("auto", *ENGINES)
