@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from convprop import conv, jit
 from convprop.conv import workspace
-from convprop.conv.engines import winograd
+from convprop.conv.engines import _layout, winograd
 from tests.conv.test_functions import KINDS, assert_roles_match_torch, each, numeric_gradient
 
 METHODS = ["winograd", "numba_winograd"]
@@ -28,7 +28,7 @@ CASES = [  # z shape, w shape, padding
 @pytest.fixture(params=[False, True], ids=["one block", "a block per image"])
 def blocks(request, monkeypatch):
     if request.param:
-        monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)
+        monkeypatch.setattr(_layout, "BLOCK_BYTES", 1)
     return request.param
 
 

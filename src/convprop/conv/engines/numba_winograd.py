@@ -18,7 +18,7 @@ apart), and the other three transforms alike.
 The images are read and written channels-last, and padded to whole tiles, so that the loops
 have no bounds to test and each step loads one contiguous vector: each block is moved into
 that layout and back by :func:`channels_last` and :func:`channels_first` (in cache: a block's
-arrays hold about :data:`.winograd.BLOCK_BYTES`), which also add the padding and crop it. On
+arrays hold about :data:`._layout.BLOCK_BYTES`), which also add the padding and crop it. On
 planes of 32x32 float32 the channels of a pixel lie 4 KiB apart, one cache set: the tiles
 written straight into NCHW ran at half the speed (measured, the wide row's output transform
 9.9 ms against 6.0). Parallel over the tiles' rows (Numba's threads, one by default:

@@ -34,7 +34,7 @@ and channel count.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -43,8 +43,9 @@ from convprop.conv import workspace
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
 
+from ._layout import blocks
+
 M_OUT, ALPHA = 4, 6  # outputs per tile side; inputs per tile side, M_OUT + 3 - 1
-BLOCK_BYTES = 1 << 20  # a block's V (or M): about half of one core's L2
 
 BT = np.array(
     [
@@ -88,15 +89,12 @@ def tiles(g: ConvGeometry) -> tuple[int, int]:
     return -(-g.ho // M_OUT), -(-g.wo // M_OUT)
 
 
-def image_blocks(g: ConvGeometry, itemsize: int):
+def image_blocks(g: ConvGeometry, itemsize: int) -> Iterator[tuple[int, int]]:
     """``(n0, nb)``: blocks of whole images whose tiles' transforms (``V`` or ``M``, 36 numbers
-    a tile and channel) hold about :data:`BLOCK_BYTES`: a block's V and M stay in cache
-    between the transforms and the GEMMs."""
+    a tile and channel) hold about :data:`._layout.BLOCK_BYTES` (:func:`._layout.blocks`): a
+    block's V and M stay in cache between the transforms and the GEMMs."""
     th, tw = tiles(g)
-    per_image = ALPHA * ALPHA * th * tw * max(g.c, g.o) * itemsize
-    nb = max(1, min(g.n, BLOCK_BYTES // per_image))
-    for n0 in range(0, g.n, nb):
-        yield n0, min(nb, g.n - n0)
+    return blocks(g.n, ALPHA * ALPHA * th * tw * max(g.c, g.o) * itemsize)
 
 
 # ------------------------------------------------------------------ the four tile transforms
