@@ -169,11 +169,14 @@ def test_warnings_of_steps_that_do_not_diverge_are_still_shown(tmp_path, monkeyp
     assert sum("a warning of the step" in str(w.message) for w in caught) == 6  # 6 steps
 
 
-def test_fit_leaves_signal_handlers_and_the_allocator_alone_unless_asked(tmp_path, monkeypatch):
+def test_fit_leaves_signals_the_allocator_and_the_threads_alone_unless_asked(
+    tmp_path, monkeypatch
+):
     import convprop.train as module
 
-    tuned, seen = [], []
+    tuned, seen, shared = [], [], []
     monkeypatch.setattr(module, "retain_freed_memory", lambda: tuned.append(True))
+    monkeypatch.setattr(module, "share_cores", shared.append)
     real_step = module.train_step
 
     def recording_step(*args, **kwargs):
@@ -183,12 +186,19 @@ def test_fit_leaves_signal_handlers_and_the_allocator_alone_unless_asked(tmp_pat
     monkeypatch.setattr(module, "train_step", recording_step)
     before = signal.getsignal(signal.SIGINT)
     _run(tmp_path, "plain", epochs=1)
-    assert tuned == [] and set(seen) == {before}
+    assert tuned == [] and shared == [] and set(seen) == {before}
     seen.clear()
     config = TrainConfig(dataset="synthetic", batch_size=16, epochs=1)
     run = module.prepare(config, tmp_path / "asked", split=SPLIT)
-    module.fit(run, progress=False, log=lambda *a: None, handle_signals=True, retain_memory=True)
-    assert tuned == [True] and before not in seen
+    module.fit(
+        run,
+        progress=False,
+        log=lambda *a: None,
+        handle_signals=True,
+        retain_memory=True,
+        threads=2,
+    )
+    assert tuned == [True] and shared == [2] and before not in seen
     assert signal.getsignal(signal.SIGINT) == before  # restored
 
 

@@ -142,6 +142,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
+    from convprop.cores import blas_threads
     from convprop.distributed import communicator, limit_blas_threads
     from convprop.train import fit, prepare
 
@@ -178,7 +179,7 @@ def cmd_train(args: argparse.Namespace, defaults: dict[str, Any] | None = None) 
             f"{run.step}, from {args.resume}"
         )
     try:  # the command line's process is ours: signals stop cleanly, freed memory is kept
-        summary = fit(run, handle_signals=True, retain_memory=True)
+        summary = fit(run, handle_signals=True, retain_memory=True, threads=blas_threads())
     except Interrupted as stop:
         if comm.rank == 0:
             print(
@@ -300,10 +301,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    from convprop.cores import share_cores
     from convprop.experiments import EXPERIMENTS
     from convprop.memory import retain_freed_memory
 
     retain_freed_memory()  # the experiments' training steps reuse freed memory, as train's
+    share_cores()  # and run their compiled loops on the BLAS's threads
     return EXPERIMENTS[args.experiment].run(args)
 
 

@@ -203,13 +203,13 @@ def threads() -> int:
     """The number of threads convprop's parallel compiled loops use (1 where Numba is
     missing): :func:`set_threads`'s, else ``NUMBA_NUM_THREADS``'s where it is set, else one.
 
-    One by default, measured here (2 cores, OpenBLAS on 2 threads, Numba's OpenMP layer):
-    parallel compiled kernels between the BLAS's GEMMs contend with its threads (both spin
-    while waiting), so one thread is faster in practice: a ResNet training step (batch 128,
-    depth 8) 201-203 ms against 240-245 ms with 2 threads, the seed's layer F+G 73 us
-    against 86, numba_im2col's F on LeNet-1 0.97 ms against 14 ms. The choice applies to
-    convprop's own loops only: each parallel call sets it and gives the caller's Numba
-    setting back after, so code of the caller's that uses Numba is not changed."""
+    One by default: a library leaves the process as it found it. Parallel compiled loops
+    between the BLAS's multithreaded GEMMs contend with its threads (both spin while they
+    wait: the LeNet-5 step 8.1 ms on 2 threads against 2.5 on one), so the thread count is
+    raised together with the BLAS's lowered, by :func:`convprop.cores.share_cores`, which the
+    command line's entry points call (the step then 1.9-2.0 ms). The choice applies to
+    convprop's own loops only: each parallel call sets it and gives the caller's Numba setting
+    back after, so code of the caller's that uses Numba is not changed."""
     if not available():
         return 1
     if _THREADS[0] is None:

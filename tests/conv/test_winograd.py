@@ -190,3 +190,37 @@ def test_g_gw_from_what_f_and_g_delta_kept(method, blocks):
     workspace.kept(("winograd_v", t, g), (z, g))[...] *= 2  # poisoned: G_gw must read it
     doubled = conv.conv2d_adjoint_weight(eps, z, method=method, geometry=g)
     np.testing.assert_allclose(doubled, 2 * fresh, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", each(METHODS))
+def test_blocks_split_over_threads_give_the_same_roles(method, monkeypatch):
+    """Blocks of images on two of the engines' threads (each GEMM on one BLAS thread): F,
+    G_delta and G_gw (its per-thread sums added) as on one thread and as im2col's."""
+    from convprop.conv.engines import _threads
+
+    monkeypatch.setattr(_layout, "BLOCK_BYTES", 1)  # a block per image
+    monkeypatch.setattr(_threads, "SPLIT_WORK", 0)
+    monkeypatch.setattr(_threads, "engine_threads", lambda: 2)
+    used = []
+    split = _threads.parallel
+    monkeypatch.setattr(
+        winograd, "parallel", lambda *a, **k: used.append(split(*a, **k)) or used[-1]
+    )
+    r = np.random.default_rng(7)
+    z, w = r.standard_normal((5, 6, 9, 8)), r.standard_normal((7, 6, 3, 3))
+    g = conv.conv_geometry(z.shape, w.shape, padding=1)
+    eps = r.standard_normal((5, 7, 9, 8))
+    ours = (
+        conv.conv2d(z, w, method=method, geometry=g),
+        conv.conv2d_adjoint_input(eps, w, method=method, geometry=g),
+        conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, padding=1, method=method),
+    )
+    assert used and set(used) == {2}
+    opts = dict(padding=1, method="im2col")
+    ref = (
+        conv.conv2d(z, w, **opts),
+        conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, **opts),
+        conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **opts),
+    )
+    for a, b in zip(ours, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

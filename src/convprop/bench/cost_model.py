@@ -102,10 +102,12 @@ def _table(title: str, cell) -> None:
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
+    from convprop.cores import share_cores
     from convprop.memory import retain_freed_memory
     from convprop.models import build_model
 
     retain_freed_memory()  # as convprop train does
+    share_cores()
     parser = argparse.ArgumentParser(prog="python -m convprop.bench.cost_model")
     parser.add_argument(
         "--b-noise",

@@ -32,7 +32,10 @@ def run_epoch(side: str, limit: int, batch_size: int = 64, epochs: int = 1) -> d
     from convprop.models import build_model
 
     if side == "convprop":
+        from convprop.cores import share_cores
+
         retain_freed_memory()  # as convprop train does
+        share_cores()
 
     split = load_fashion_mnist()
     limit = min(limit, len(split.train))

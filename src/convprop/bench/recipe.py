@@ -74,6 +74,7 @@ def recipe_data(limit: int, test_limit: int):
 def run_convprop(epochs: int, limit: int, test_limit: int) -> dict[str, Any]:
     """The recipe through ``convprop.train.train``: what ``convprop train`` runs."""
     from convprop.config import TrainConfig
+    from convprop.cores import blas_threads
     from convprop.train import train
 
     split = recipe_data(limit, test_limit)
@@ -86,6 +87,7 @@ def run_convprop(epochs: int, limit: int, test_limit: int) -> dict[str, Any]:
             progress=False,
             log=lambda line: print(line, file=sys.stderr, flush=True),
             retain_memory=True,
+            threads=blas_threads(),  # as convprop train does
         )
     return {
         "seconds": summary["train_seconds"],

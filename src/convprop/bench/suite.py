@@ -162,9 +162,10 @@ def run_suite(
         print(
             f"float32 matmul peak (NumPy BLAS, 1024^3): {peak:.1f} GFLOP/s; memory bandwidth "
             f"(256 MB copy, read + write): {bandwidth:.1f} GB/s; threads: PyTorch "
-            f"{info['torch']['threads']}, NumPy BLAS {info['convprop']['threads']}, Numba "
-            f"{numba if numba else '- (not installed)'}; best of {rounds} alternating rounds, "
-            "each side in its own process"
+            f"{info['torch']['threads']}, convprop {info['convprop']['threads']} (Numba's loops "
+            f"{numba if numba else '- (not installed)'}, the BLAS on "
+            f"{info['convprop']['blas_threads'] or '?'} in each); best of {rounds} alternating "
+            "rounds, each side in its own process"
         )
         results, engines, skipped = [], {}, []
         for spec in (s for s in rows.SPECS if s.group in groups):

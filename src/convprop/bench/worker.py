@@ -40,12 +40,17 @@ def best_time(fn: Callable[[], Any], *, repeat: int = 7, min_seconds: float = 0.
 
 
 def matmul_peak_gflops(n: int = 1024) -> float:
-    """Float32 matrix-multiply throughput of NumPy's BLAS on this machine, now."""
+    """Float32 matrix-multiply throughput of NumPy's BLAS on this machine, now, on the
+    threads convprop's work runs on (:func:`convprop.cores.share_cores` leaves the BLAS on
+    one thread in each of convprop's: the peak is measured on all of them)."""
     import numpy as np
+
+    from convprop.cores import blas_on, engine_threads
 
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, n, n), dtype=np.float32)
-    return 2 * n**3 / best_time(lambda: a @ b, repeat=5) / 1e9
+    with blas_on(engine_threads()):
+        return 2 * n**3 / best_time(lambda: a @ b, repeat=5) / 1e9
 
 
 def copy_bandwidth_gbs(nbytes: int = 1 << 28) -> float:
@@ -74,9 +79,9 @@ def info(side: str) -> dict[str, Any]:
         out.update(torch=torch.__version__, threads=torch.get_num_threads())
     else:
         from convprop import jit
+        from convprop.cores import blas_threads, engine_threads
 
-        blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-        out["threads"] = int(blas) if blas else os.cpu_count()
+        out["threads"], out["blas_threads"] = engine_threads(), blas_threads()
         out["numba_threads"] = jit.threads() if jit.available() else None
     return out
 
@@ -88,11 +93,11 @@ def main() -> None:
 
         torch.set_num_threads(int(os.environ.get("CONVPROP_BENCH_THREADS", os.cpu_count())))
     else:  # as convprop train does (PyTorch has its own caching allocator)
+        from convprop.cores import share_cores
         from convprop.memory import retain_freed_memory
 
         retain_freed_memory()
-        # the compiled loops keep convprop's default, one thread (convprop.jit: measured faster
-        # between the BLAS's multithreaded GEMMs than as many threads as the BLAS)
+        share_cores()  # as convprop train does: the compiled loops on the BLAS's threads
     from convprop.bench import rows
 
     built: dict[tuple[str, str], Callable[[], Any]] = {}

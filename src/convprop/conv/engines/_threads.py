@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from convprop.cores import blas_on, engine_threads
+
 SPLIT_WORK = 1 << 16  # values touched: less runs on one thread (the GIL's hand-offs cost more)
 
 _POOL: dict[int, ThreadPoolExecutor] = {}  # worker pools by size, started on first use
@@ -19,23 +21,20 @@ if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's t
 
 
 def threads() -> int:
-    """The threads :func:`parallel` splits work over: as many as the BLAS is told to use
-    (``OPENBLAS_NUM_THREADS``, else ``OMP_NUM_THREADS``), at most the CPUs this process may
-    use, else those CPUs (OpenBLAS's own default).
+    """The threads :func:`parallel` splits work over: :func:`convprop.cores.engine_threads`
+    (as many as the BLAS is told to use, or :func:`convprop.cores.share_cores`' count).
 
     numpy.fft runs on one thread; with its transforms split so, the fft engine takes the
     cores a GEMM engine's BLAS would (and PyTorch's threads in the bench)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpus = cpus or 1
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return min(int(value), cpus)
-    return cpus
+    return engine_threads()
 
 
 def parallel(
-    count: int, task: Callable[[int, int, int], None], work: int, parts: int | None = None
+    count: int,
+    task: Callable[[int, int, int], None],
+    work: int,
+    parts: int | None = None,
+    gemms: bool = False,
 ) -> int:
     """``task(part, start, stop)`` for ``range(count)`` cut into at most ``parts`` (default
     :func:`threads`) nearly equal parts, the first on the calling thread and the others on
@@ -49,6 +48,9 @@ def parallel(
     if work < SPLIT_WORK:
         parts = 1
     parts = max(1, min(count, threads() if parts is None else parts))
+    if parts > 1 and gemms:
+        with blas_on(1) as each:
+            return parallel(count, task, work, parts if each else 1)
     bounds = [count * t // parts for t in range(parts + 1)]
     if parts == 1:
         task(0, 0, count)

@@ -28,7 +28,7 @@ from convprop.conv.workspace import scratch
 
 from . import batch_last
 
-compiled = jit.compiled(parallel=True)
+compiled = jit.compiled()  # serial: the loops run between the BLAS's GEMMs (convprop.cores)
 
 
 @compiled

@@ -34,7 +34,7 @@ from ._layout import padded
 
 BLOCK_BYTES = 4 << 20  # patch bytes per block of images
 
-compiled = jit.compiled(parallel=True)
+compiled = jit.compiled()  # serial: the loops run between the BLAS's GEMMs (convprop.cores)
 
 
 @compiled

@@ -21,8 +21,11 @@ that layout and back by :func:`channels_last` and :func:`channels_first` (in cac
 arrays hold about :data:`._layout.BLOCK_BYTES`), which also add the padding and crop it. On
 planes of 32x32 float32 the channels of a pixel lie 4 KiB apart, one cache set: the tiles
 written straight into NCHW ran at half the speed (measured, the wide row's output transform
-9.9 ms against 6.0). Parallel over the tiles' rows (Numba's threads, one by default:
-:mod:`convprop.jit`).
+9.9 ms against 6.0). The loops are serial and release the GIL (``nogil``): the blocks of
+images are split over the engines' threads, each with its GEMMs on one BLAS thread
+(:func:`.winograd.forward`). Numba's parallel loops between the BLAS's GEMMs were slower
+(the wide row 55-58 ms on 2 threads against 44-47 on one, the threads spinning against each
+other; with the blocks split, 27).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ __all__ = ["supports", "forward", "adjoint_input", "adjoint_weight"]
 CB = 16  # channels per step: one vector of 16 float32 (AVX-512), the tile's innermost axis
 TILE = ALPHA * ALPHA * CB  # a 6x6 tile of CB channels, on the stack
 
-compiled = jit.compiled(parallel=True)
+compiled = jit.compiled(nogil=True)  # nogil: blocks on the engines' threads
 
 
 @compiled
