@@ -62,6 +62,7 @@ def openblas() -> ctypes.CDLL | None:
     return None
 
 
+@functools.cache
 def _function(name: str) -> ctypes._CFuncPtr | None:
     """OpenBLAS's function ``openblas_<name>`` under whichever of its builds' names it has."""
     lib = openblas()

@@ -195,7 +195,8 @@ def test_g_gw_from_what_f_and_g_delta_kept(method, blocks):
 @pytest.mark.parametrize("method", each(METHODS))
 def test_blocks_split_over_threads_give_the_same_roles(method, monkeypatch):
     """Blocks of images on two of the engines' threads (each GEMM on one BLAS thread): F,
-    G_delta and G_gw (its per-thread sums added) as on one thread and as im2col's."""
+    G_delta and G_gw (its per-thread sums added; from the kept tiles, the 36 products split)
+    as im2col's."""
     from convprop.conv.engines import _threads
 
     monkeypatch.setattr(_layout, "BLOCK_BYTES", 1)  # a block per image
@@ -214,13 +215,14 @@ def test_blocks_split_over_threads_give_the_same_roles(method, monkeypatch):
         conv.conv2d(z, w, method=method, geometry=g),
         conv.conv2d_adjoint_input(eps, w, method=method, geometry=g),
         conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, padding=1, method=method),
+        conv.conv2d_adjoint_weight(eps, z, method=method, geometry=g),  # from the kept V, E
     )
-    assert used and set(used) == {2}
+    assert len(used) == 4 and set(used) == {2}
     opts = dict(padding=1, method="im2col")
     ref = (
         conv.conv2d(z, w, **opts),
         conv.conv2d_adjoint_input(eps, w, input_shape=z.shape, **opts),
         conv.conv2d_adjoint_weight(eps, z, kernel_shape=w.shape, **opts),
     )
-    for a, b in zip(ours, ref, strict=True):
+    for a, b in zip(ours, (*ref, ref[2]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

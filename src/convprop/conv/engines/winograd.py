@@ -204,8 +204,9 @@ NUMPY = Transforms(
 # ------------------------------------------------------------------ F and G
 # Block by block of images, so that a block's V, M and E stay in cache between the
 # transforms and the GEMMs; the blocks split over the engines' threads (each GEMM on one BLAS
-# thread: the wide row 44-47 -> 27 ms on 2 cores, numba_winograd). With ``keep`` (the autodiff: G follows with the same arrays and
-# geometry) F keeps every block's V, and G_delta every block's E, in the workspace
+# thread: the wide row 44-47 -> 27 ms on 2 cores, numba_winograd). With ``keep`` (the
+# autodiff: G follows with the same arrays and geometry) F keeps every block's V, and
+# G_delta every block's E, in the workspace
 # (:func:`convprop.conv.workspace.keep`): G_gw is then only its GEMMs.
 
 
@@ -298,7 +299,12 @@ def adjoint_weight(
     vk = workspace.kept(("winograd_v", t, g), (z, g))
     ek = workspace.kept(("winograd_e", t, g), (eps, g))
     if vk is not None and ek is not None:
-        gu = np.matmul(ek.transpose(0, 2, 1), vk)
+        gu = np.empty((ALPHA * ALPHA, ek.shape[2], vk.shape[2]), eps.dtype)
+
+        def products(part: int, start: int, stop: int) -> None:  # xi in start .. stop
+            np.matmul(ek[start:stop].transpose(0, 2, 1), vk[start:stop], out=gu[start:stop])
+
+        parallel(ALPHA * ALPHA, products, ek.size + vk.size, gemms=True)
     else:
         shape = (ALPHA * ALPHA, t.width(g.o), t.width(g.c))
         sums = np.zeros((threads(), *shape), eps.dtype)  # one per thread, summed after
