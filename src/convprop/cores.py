@@ -83,25 +83,31 @@ def blas_threads() -> int | None:
     return int(get())
 
 
+def _set_blas_threads(threads: int) -> bool:
+    """Tell OpenBLAS to run its GEMMs on ``threads`` threads; False where it is not found."""
+    put = _function("set_num_threads")
+    if put is None or blas_threads() is None:
+        return False
+    put.argtypes = [ctypes.c_int]
+    put(threads)
+    return True
+
+
 def share_cores(threads: int | None = None) -> str:
     """Run convprop's own threads (its compiled loops and its engines' threads) on
     ``threads`` cores (default: as many as the BLAS was given) and the BLAS on one thread in
     each, so that no pool spins against another (see the module); one line saying what was
     set. Without Numba, only the BLAS is set, to ``threads`` when given."""
-    set_blas = _function("set_num_threads")
-    if set_blas is not None:
-        set_blas.argtypes = [ctypes.c_int]
     count = max(1, int(threads or _SHARED[0] or blas_threads() or engine_threads()))
     os.environ["OPENBLAS_NUM_THREADS"] = str(count)  # what child processes start with
     if not jit.available():
-        if threads is not None and set_blas is not None:
-            set_blas(count)
+        if threads is not None:
+            _set_blas_threads(count)
         return f"{count} BLAS thread{'s' if count > 1 else ''}; no compiled loops (no Numba)"
-    if set_blas is None or blas_threads() is None:
+    if not _set_blas_threads(1):
         jit.set_threads(1)
         _SHARED[0] = None
         return "compiled loops on one thread (the BLAS's thread count cannot be set)"
-    set_blas(1)
     jit.set_threads(count)
     _SHARED[0] = count
     return (
@@ -135,16 +141,14 @@ def blas_on(threads: int) -> Iterator[bool]:
     BLAS (two threads each asking a two-thread BLAS would put four on two cores); the bench
     measures the machine's matmul peak on every core with it. Yields whether it could be set
     (False where OpenBLAS is not found: the caller then keeps its work on one thread)."""
-    get, put = _function("get_num_threads"), _function("set_num_threads")
-    if get is None or put is None:
+    before = blas_threads()
+    if before is None:
         yield False
         return
-    get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
-    before = int(get())
     if before != threads:
-        put(threads)
+        _set_blas_threads(threads)
     try:
         yield True
     finally:
         if before != threads:
-            put(before)
+            _set_blas_threads(before)

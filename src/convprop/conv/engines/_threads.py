@@ -1,7 +1,8 @@
 """The engines' worker threads: a range of work split over the cores the BLAS would use.
 
-For engines whose work is NumPy calls that release the GIL and call no BLAS (numpy.fft's
-transforms, compiled loops with ``nogil``): ``fft``. Each thread has its own workspace
+For engines whose work is NumPy calls that release the GIL (numpy.fft's transforms, compiled
+loops with ``nogil``, GEMMs): ``fft``, and ``winograd`` and ``numba_winograd``, whose parts
+call the BLAS (``gemms=True``: one BLAS thread in each part). Each thread has its own workspace
 (:mod:`convprop.conv.workspace` is per thread), so the parts may take scratch arrays freely.
 """
 
@@ -41,6 +42,10 @@ def parallel(
     worker threads kept for the next call; one part where ``work`` (the number of values the
     task touches) is under :data:`SPLIT_WORK`. Returns the number of parts. Each thread has its
     own scratch; an exception in any part is raised here once every part has ended.
+
+    ``gemms=True`` (the parts call the BLAS): the BLAS is set to one thread while the parts
+    run (:func:`convprop.cores.blas_on`), so that ``parts`` threads each running a GEMM do not
+    ask for ``parts`` BLAS threads each; where it cannot be set, one part.
 
     A static split: pieces taken in turn (4 per thread, per image on the large row) measured
     slower, 7.7 ms against 5.7, as the threads then wait more often for the GIL between
