@@ -236,11 +236,10 @@ def _each_block(g: ConvGeometry, itemsize: int, block: Callable, with_part: bool
     return parallel(len(every), task, work, gemms=True)
 
 
-def _kept_tiles(name: str, t: Transforms, g: ConvGeometry, channels: int, dtype):
+def _kept_tiles(name: str, t: Transforms, g: ConvGeometry, width: int, dtype):
     """A workspace array for every tile's transform ``(36, P, width)``, or None if too large."""
     th, tw = tiles(g)
-    shape = (ALPHA * ALPHA, g.n * th * tw, t.width(channels))
-    return workspace.keep((name, t, g), shape, dtype)
+    return workspace.keep((name, t, g), (ALPHA * ALPHA, g.n * th * tw, width), dtype)
 
 
 def _tiles_of(block: np.ndarray | None, g: ConvGeometry, n0: int, nb: int):
@@ -252,22 +251,31 @@ def _tiles_of(block: np.ndarray | None, g: ConvGeometry, n0: int, nb: int):
     return block[:, n0 * per : (n0 + nb) * per]
 
 
+def _chain(a, first, kernel, last, out, g: ConvGeometry, t: Transforms, kept: str | None):
+    """``last(first(a's block) @ kernel)`` into ``out``'s block, for every block of images:
+    F's and G_delta's common shape (a tile transform, 36 GEMMs, a tile transform). With
+    ``kept`` (a workspace name), every block's first transform is kept in the workspace
+    under ``(kept, t, g)`` and marked filled for ``(a, g)``, for G_gw."""
+    # the first transform's channels are the kernel's rows (padded to whole steps)
+    tiles = _kept_tiles(kept, t, g, kernel.shape[1], a.dtype) if kept else None
+
+    def block(n0: int, nb: int) -> None:
+        v = first(a[n0 : n0 + nb], g, _tiles_of(tiles, g, n0, nb))
+        m = scratch("winograd_m", (ALPHA * ALPHA, v.shape[1], kernel.shape[2]), a.dtype)
+        last(np.matmul(v, kernel, out=m), g, out[n0 : n0 + nb])
+
+    _each_block(g, a.itemsize, block)
+    if tiles is not None:
+        workspace.mark((kept, t, g), (a, g))  # filled: G_gw may reuse it
+
+
 def forward(
     z: np.ndarray, w: np.ndarray, g: ConvGeometry, t: Transforms = NUMPY, keep: bool = False
 ) -> np.ndarray:
     """F: ``x tile p = A^T M[:, p] A``, ``M[xi] = V[xi] U[xi]^T``: 36 GEMMs ``(P, C) (C, O)``."""
     ut = padded_kernel(w, g, t, z.dtype).transpose(0, 2, 1)  # U[xi]^T: (36, C, O)
     x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
-    vk = _kept_tiles("winograd_v", t, g, g.c, z.dtype) if keep else None
-
-    def block(n0: int, nb: int) -> None:
-        v = t.input(z[n0 : n0 + nb], g, _tiles_of(vk, g, n0, nb))
-        m = scratch("winograd_m", (ALPHA * ALPHA, v.shape[1], ut.shape[2]), z.dtype)
-        t.output(np.matmul(v, ut, out=m), g, x[n0 : n0 + nb])
-
-    _each_block(g, z.itemsize, block)
-    if vk is not None:
-        workspace.mark(("winograd_v", t, g), (z, g))  # filled: G_gw may reuse it
+    _chain(z, t.input, ut, t.output, x, g, t, "winograd_v" if keep else None)
     return x
 
 
@@ -277,16 +285,7 @@ def adjoint_input(
     """G_delta: ``delta tile p += B (E[xi] U[xi])[p] B^T``, 36 GEMMs ``(P, O) (O, C)``."""
     u = padded_kernel(w, g, t, eps.dtype)
     delta = np.zeros((g.n, g.c, g.h, g.w), eps.dtype)
-    ek = _kept_tiles("winograd_e", t, g, g.o, eps.dtype) if keep else None
-
-    def block(n0: int, nb: int) -> None:
-        e = t.output_adjoint(eps[n0 : n0 + nb], g, _tiles_of(ek, g, n0, nb))
-        ve = scratch("winograd_m", (ALPHA * ALPHA, e.shape[1], u.shape[2]), eps.dtype)
-        t.input_adjoint(np.matmul(e, u, out=ve), g, delta[n0 : n0 + nb])
-
-    _each_block(g, eps.itemsize, block)
-    if ek is not None:
-        workspace.mark(("winograd_e", t, g), (eps, g))  # filled: G_gw may reuse it
+    _chain(eps, t.output_adjoint, u, t.input_adjoint, delta, g, t, "winograd_e" if keep else None)
     return delta
 
 
