@@ -24,6 +24,7 @@ from convprop.conv import workspace
 from convprop.conv.engines import batch_last, compiled_method, im2col, numpy_method
 from tests.conv.test_functions import (
     KINDS,
+    assert_dot_product_identity,
     assert_roles_match_torch,
     each,
     explicit_pads,
@@ -106,16 +107,7 @@ def test_dot_product_identity_of_special_layouts(config, method, seed):
     zs, ws, opts = config
     if refused(method, zs, ws, **opts):
         return
-    r = np.random.default_rng(seed)
-    z, w = r.standard_normal(zs), r.standard_normal(ws)
-    x = conv.conv2d(z, w, method=method, **opts)
-    eps = r.standard_normal(x.shape)
-    delta = conv.conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
-    g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
-    lhs = np.vdot(x, eps)
-    scale = np.linalg.norm(z) * np.abs(w).sum() * np.linalg.norm(eps)
-    assert abs(lhs - np.vdot(z, delta)) <= 1e-10 * scale
-    assert abs(lhs - np.vdot(w, g_w)) <= 1e-10 * scale
+    assert_dot_product_identity(zs, ws, np.random.default_rng(seed), method, **opts)
 
 
 def test_results_are_fresh_arrays_not_scratch():

@@ -125,6 +125,21 @@ def assert_roles_match_torch(z, w, r, method, **opts):
     np.testing.assert_allclose(g_w, gw, atol=1e-9)
 
 
+def assert_dot_product_identity(zs, ws, r, method, **opts):
+    """``<F(z), eps> = <z, G_delta(eps)> = <w, G_gw(eps)>`` for engine ``method`` on float64
+    z, w, eps drawn from ``r``, to 1e-10 of a bound on ``|<F(z, w), eps>|``; returns z, w, x."""
+    z, w = r.standard_normal(zs), r.standard_normal(ws)
+    x = conv2d(z, w, method=method, **opts)
+    eps = r.standard_normal(x.shape)
+    delta = conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
+    g_w = conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
+    lhs = np.vdot(x, eps)
+    scale = np.linalg.norm(z) * np.abs(w).sum() * np.linalg.norm(eps)  # bounds |<F(z, w), eps>|
+    assert abs(lhs - np.vdot(z, delta)) <= 1e-10 * scale
+    assert abs(lhs - np.vdot(w, g_w)) <= 1e-10 * scale
+    return z, w, x
+
+
 def numeric_gradient(f, a, h=1e-6):
     """Central differences of the scalar function f at a (float64)."""
     g = np.zeros_like(a)
@@ -319,16 +334,7 @@ def test_dot_product_identity(config, method, seed):
     zs, ws, opts = config
     if refused(method, zs, ws, **opts):
         return
-    r = rng(seed)
-    z, w = r.standard_normal(zs), r.standard_normal(ws)
-    x = conv2d(z, w, method=method, **opts)
-    eps = r.standard_normal(x.shape)
-    delta = conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
-    g_w = conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
-    lhs = np.vdot(x, eps)
-    scale = np.linalg.norm(z) * np.abs(w).sum() * np.linalg.norm(eps)  # bounds |<F(z, w), eps>|
-    assert abs(lhs - np.vdot(z, delta)) <= 1e-10 * scale
-    assert abs(lhs - np.vdot(w, g_w)) <= 1e-10 * scale
+    assert_dot_product_identity(zs, ws, rng(seed), method, **opts)
 
 
 # ------------------------------------------------------------------ shapes, strides, inference

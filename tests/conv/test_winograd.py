@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from convprop import conv, jit
 from convprop.conv import workspace
 from convprop.conv.engines import _layout, winograd
-from tests.conv.test_functions import KINDS, assert_roles_match_torch, each, numeric_gradient
+from tests.conv.test_functions import (
+    KINDS,
+    assert_dot_product_identity,
+    assert_roles_match_torch,
+    each,
+    numeric_gradient,
+)
 
 METHODS = ["winograd", "numba_winograd"]
 
@@ -140,16 +146,7 @@ def test_dot_product_identity(config, method, seed):
     if method.startswith("numba") and not jit.available():
         return
     zs, ws, opts = config
-    r = np.random.default_rng(seed)
-    z, w = r.standard_normal(zs), r.standard_normal(ws)
-    x = conv.conv2d(z, w, method=method, **opts)
-    eps = r.standard_normal(x.shape)
-    delta = conv.conv2d_adjoint_input(eps, w, input_shape=zs, method=method, **opts)
-    g_w = conv.conv2d_adjoint_weight(eps, z, kernel_shape=ws, method=method, **opts)
-    lhs = np.vdot(x, eps)
-    scale = np.linalg.norm(z) * np.abs(w).sum() * np.linalg.norm(eps)
-    assert abs(lhs - np.vdot(z, delta)) <= 1e-10 * scale
-    assert abs(lhs - np.vdot(w, g_w)) <= 1e-10 * scale
+    z, w, x = assert_dot_product_identity(zs, ws, np.random.default_rng(seed), method, **opts)
     np.testing.assert_allclose(x, conv.conv2d(z, w, method="im2col", **opts), atol=1e-9)
 
 
