@@ -1,25 +1,13 @@
 """convprop.cores: the BLAS's threads and convprop's own, set only when asked."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import convprop as cp
 from convprop import cores
 from convprop.conv.engines import _threads
-
-
-def _run(code: str, **env: str) -> str:
-    src = str(Path(cp.__file__).parents[1])
-    full = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
-    full.update(env, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+from tests.test_jit import run_fresh
 
 
 def _openblas() -> None:
@@ -38,7 +26,7 @@ def test_share_cores_puts_convprop_on_the_cores_and_the_blas_on_one_each():
         "os.environ['OPENBLAS_NUM_THREADS']); "
         "cores.share_cores(); print(jit.threads()); print(line)"
     )
-    before, after, again, line = _run(code, OPENBLAS_NUM_THREADS="2").splitlines()
+    before, after, again, line = run_fresh(code, OPENBLAS_NUM_THREADS="2").splitlines()
     cpus = min(2, os.cpu_count() or 1)
     assert before == f"{cpus} 1 {cpus}"  # nothing changed on import: convprop's loops on one
     assert after == f"1 {cpus} 2 2"
@@ -52,7 +40,7 @@ def test_share_cores_without_numba_sets_only_the_blas():
         "from convprop import cores, jit; "
         "print(cores.share_cores(1)); print(cores.blas_threads(), jit.threads())"
     )
-    out = _run(code, OPENBLAS_NUM_THREADS="2", CONVPROP_NO_NUMBA="1").splitlines()
+    out = run_fresh(code, OPENBLAS_NUM_THREADS="2", CONVPROP_NO_NUMBA="1").splitlines()
     assert out == ["1 BLAS thread; no compiled loops (no Numba)", "1 1"]
 
 

@@ -12,7 +12,9 @@ import convprop as cp
 from convprop import jit
 
 
-def _run(code: str, **env: str) -> str:
+def run_fresh(code: str, **env: str) -> str:
+    """``code`` in a fresh Python process (this convprop, ``env`` added, no ``*_NUM_THREADS``
+    inherited); its stripped output."""
     src = str(Path(cp.__file__).parents[1])
     full = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     full.update(env, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -42,17 +44,17 @@ def test_no_numba_switch_and_importing_convprop_imports_no_numba():
         "import sys, convprop; from convprop import jit; "
         "print(jit.available(), 'numba' in sys.modules)"
     )
-    assert _run(code, CONVPROP_NO_NUMBA="1") == "False False"
+    assert run_fresh(code, CONVPROP_NO_NUMBA="1") == "False False"
 
 
 def test_compiled_loops_run_on_one_thread_unless_asked():
     pytest.importorskip("numba")
     code = "from convprop import jit; print(jit.threads())"
-    assert _run(code) == "1"
-    assert _run(code, OPENBLAS_NUM_THREADS="2") == "1"
-    assert _run(code, NUMBA_NUM_THREADS="2") == str(min(2, os.cpu_count()))
+    assert run_fresh(code) == "1"
+    assert run_fresh(code, OPENBLAS_NUM_THREADS="2") == "1"
+    assert run_fresh(code, NUMBA_NUM_THREADS="2") == str(min(2, os.cpu_count()))
     set_first = "from convprop import jit; jit.set_threads(2); print(jit.threads())"
-    assert _run(set_first) == str(min(2, os.cpu_count()))
+    assert run_fresh(set_first) == str(min(2, os.cpu_count()))
 
 
 def test_the_callers_numba_threads_are_left_as_they_are():
@@ -68,7 +70,7 @@ def test_the_callers_numba_threads_are_left_as_they_are():
         "x = conv.conv2d(z, w, method='numba_batch_direct')\n"
         "print(numba.get_num_threads(), jit.threads(), float(x[0, 0, 0, 0]))"
     )
-    assert _run(code) == "2 1 150.0"
+    assert run_fresh(code) == "2 1 150.0"
 
 
 @jit.compiled(slp=True)
