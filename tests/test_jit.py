@@ -73,9 +73,9 @@ def test_the_callers_numba_threads_are_left_as_they_are():
     assert run_fresh(code) == "2 1 150.0"
 
 
-@jit.compiled(slp=True)
+@jit.compiled
 def _tile_sums(a, out):
-    """Sums of ``a``'s rows of 8 in a stack tile (the register-tile pattern of numba_tiled)."""
+    """Sums of ``a``'s rows of 8 in a stack tile (the pattern of numba_winograd's tiles)."""
     tile = jit.stack_array(a, 8)
     for t in range(8):
         tile[t] = 0
@@ -93,17 +93,13 @@ def test_stack_array_without_numba_is_an_empty_array(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_stack_array_tile_and_slp_compile_match_the_python_loops(dtype):
+def test_stack_array_tile_compiled_matches_the_python_loops(dtype):
     pytest.importorskip("numba")
-    from numba.core import config
-
     if not jit.available():
         pytest.skip("CONVPROP_NO_NUMBA is set")
-    before = config.SLP_VECTORIZE
     a = np.random.default_rng(0).standard_normal((5, 8)).astype(dtype)
     out, ref = np.empty(8, dtype), np.empty(8, dtype)
     _tile_sums(a, out)
     _tile_sums.py_func(a, ref)
     np.testing.assert_allclose(out, ref, rtol=1e-6)
     np.testing.assert_allclose(out, a.sum(axis=0), rtol=1e-5)
-    assert config.SLP_VECTORIZE == before  # switched on for the compile only

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from convprop import jit, simd
-from convprop.simd import fill, outer, products, store, totals
+from convprop.simd import fill, move, outer, products, store, totals, zeros
 
 
 def _tile_program(values, w, z, e, out, sums):
@@ -58,3 +58,34 @@ def test_compiled_tiles_match_the_python_formulas(dtype):
     np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(sums, ref_sums, rtol=tol, atol=tol)
     assert out.any() and sums[1:7].all() and not sums[0] and not sums[7:].any()
+
+
+def _move_program(src, dst, runs, width):
+    """``move`` of each run ``(di, si, n)`` of ``runs``; and the address of a fresh
+    ``zeros`` modulo the vector width, with its length and whether it is all zero."""
+    for k in range(runs.shape[0]):
+        move(dst, runs[k, 0], src, runs[k, 1], runs[k, 2])
+    fresh = zeros(37, src)
+    return fresh.ctypes.data % width, fresh.size, not fresh.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_move_and_aligned_zeros_compiled_match_their_formulas(dtype):
+    """Runs shorter than a vector, of one, and of several with a shifted-back last one (the
+    overlap rewrites the same values), to offsets that are not multiples of a vector; and
+    ``zeros`` starts on a vector boundary, compiled and in plain Python."""
+    pytest.importorskip("numba")
+    if not jit.available():
+        pytest.skip("CONVPROP_NO_NUMBA is set")
+    simd.register()
+    L = simd.lanes(dtype)
+    runs = np.array([[1, 3, L - 3], [L + 1, 2, L], [3 * L, 5, 2 * L + 3], [6 * L, 1, 3]])
+    src = np.random.default_rng(2).standard_normal(4 * L).astype(dtype)
+    dst, ref = np.zeros(8 * L, dtype), np.zeros(8 * L, dtype)
+    width = simd.registers()[0]
+    assert jit.compiled(_move_program)(src, dst, runs, width) == (0, 37, True)
+    assert _move_program(src, ref, runs, width) == (0, 37, True)
+    for di, si, n in runs:
+        np.testing.assert_array_equal(dst[di : di + n], src[si : si + n])
+    np.testing.assert_array_equal(dst, ref)
+    assert (dst != 0).sum() == runs[:, 2].sum() and width in (32, 64)

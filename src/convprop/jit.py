@@ -6,8 +6,8 @@ The compiled engines and kernels are plain Python functions written as the seed'
 the compile) and falls back to nothing: without Numba, :func:`available` is False and the
 callers use their NumPy engines. Importing convprop never imports Numba; the first compiled call
 does. Inside a compiled function, ``jit.prange`` is Numba's parallel range (``parallel=True``)
-and :func:`stack_array` a small array on the stack, which LLVM keeps in registers: with
-``compiled(slp=True)`` (LLVM's SLP vectoriser on), the register tiles of ``numba_tiled``.
+and :func:`stack_array` a small array on the stack, which LLVM keeps in registers (the 6x6
+tiles of ``numba_winograd``); larger register tiles are :mod:`convprop.simd`'s.
 
 ``CONVPROP_NO_NUMBA=1`` in the environment makes :func:`available` False even where Numba is
 installed, so the NumPy path can be run and measured on the same machine.
@@ -15,11 +15,10 @@ installed, so the NumPy path can be run and measured on the same machine.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 MISSING = "this needs Numba, the 'fast' extra: pip install 'convprop[fast]'"
@@ -38,17 +37,9 @@ def available() -> bool:
     return True
 
 
-def compiled(
-    fn: Callable | None = None, *, parallel: bool = False, slp: bool = False, **options: Any
-) -> Callable:
+def compiled(fn: Callable | None = None, *, parallel: bool = False, **options: Any) -> Callable:
     """``fn`` compiled by ``numba.njit(cache=True, parallel=parallel, **options)`` on its
     first call (usable as ``@compiled`` or ``@compiled(parallel=True)``).
-
-    ``slp=True`` compiles ``fn`` with LLVM's SLP vectoriser on (Numba leaves it off): it turns
-    the unrolled loops over a small :func:`stack_array` tile into vector registers (the
-    register-blocked kernels of ``numba_tiled``). It is on for the compiles made during
-    ``fn``'s first call per argument types (``fn``'s, and those of functions it calls that
-    compile then), and off again after.
 
     A parallel ``fn`` runs on convprop's thread count (:func:`threads`): where that is one,
     it is compiled a second time without ``parallel`` (its ``prange`` a plain range), which
@@ -62,9 +53,8 @@ def compiled(
     :data:`MISSING`.
     """
     if fn is None:
-        return functools.partial(compiled, parallel=parallel, slp=slp, **options)
+        return functools.partial(compiled, parallel=parallel, **options)
     jitted: dict[bool, Callable] = {}  # by whether the compile is parallel
-    typed: set[tuple] = set()  # (parallel, argument types) compiled with the SLP vectoriser
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
@@ -78,13 +68,6 @@ def compiled(
             _compile_stack_array()
             source = fn if par or not parallel else _renamed(fn, "_serial")
             kernel = jitted[par] = numba.njit(cache=True, parallel=par, **options)(source)
-        if slp:
-            key = (par, *map(_kind, args))
-            if key not in typed:
-                with _slp_vectorize():
-                    out = _run(kernel, args, par)
-                typed.add(key)
-                return out
         return _run(kernel, args, par)
 
     call.py_func = fn  # type: ignore[attr-defined]
@@ -100,29 +83,6 @@ def _renamed(fn: Callable, suffix: str) -> Callable:
     copy.__qualname__ = fn.__qualname__ + suffix
     copy.__module__ = fn.__module__
     return copy
-
-
-def _kind(a: Any) -> Any:
-    """What Numba compiles a separate version for, told cheaply (``numba.typeof`` costs about
-    2 us an argument): an array's dtype, dimensions and layout flags, else the type."""
-    flags = getattr(a, "flags", None)
-    if flags is None:
-        return type(a)
-    return a.dtype, a.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned
-
-
-@contextlib.contextmanager
-def _slp_vectorize() -> Iterator[None]:
-    """Numba's SLP switch on, under its compiler lock, for the compiles inside the block."""
-    from numba.core import config
-    from numba.core.compiler_lock import global_compiler_lock
-
-    with global_compiler_lock:
-        before, config.SLP_VECTORIZE = config.SLP_VECTORIZE, 1
-        try:
-            yield
-        finally:
-            config.SLP_VECTORIZE = before
 
 
 def stack_array(like: Any, size: int) -> Any:

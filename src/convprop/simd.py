@@ -2,8 +2,9 @@
 
 A *tile* is ``rows x cols`` vectors of :func:`lanes` numbers (one vector register each; with
 AVX-512, 64 bytes: 16 float32, 8 float64), the running sums of a register-blocked kernel.
-Five operations make the kernels of :mod:`convprop.conv.engines.numba_batch_direct`, each a
-NumPy formula on a ``(rows, cols*L)`` array (``L`` lanes; flat arrays, offsets in elements)::
+Five operations make the kernels of :mod:`convprop.conv.engines.numba_batch_direct` and
+``numba_tiled``, each a NumPy formula on a ``(rows, cols*L)`` array (``L`` lanes; flat arrays,
+offsets in elements)::
 
     fill(values, start, rows, cols)      t[r, :]         = values[start + r]
     outer(t, w, wi, z, zi)               t[r, :]        += w[wi + r] * z[zi : zi + cols*L]
@@ -11,7 +12,8 @@ NumPy formula on a ``(rows, cols*L)`` array (``L`` lanes; flat arrays, offsets i
     store(t, out, oi, rs)                out[oi + r*rs :][:cols*L] = t[r, :]
     totals(t, out, oi, rs, cs)           out[oi + r*rs + c*cs]     = sum(t[r, c])
 
-(``t[r, c]``: the c-th vector of row r, ``t[r, c*L : (c+1)*L]``.)
+(``t[r, c]``: the c-th vector of row r, ``t[r, c*L : (c+1)*L]``), and a sixth moves runs of
+numbers in whole vectors, ``move(dst, di, src, si, n)``: ``dst[di : di + n] = src[si : si + n]``.
 In plain Python (``.py_func``, or without Numba) they are those formulas. Inside a compiled
 function (after :func:`register`, which the kernels' callers call first), a tile is an LLVM
 array of ``rows*cols`` vectors passed by value, each operation unrolled into vector loads and
@@ -50,6 +52,14 @@ def lanes(dtype: Any) -> int:
     return registers()[0] // np.dtype(dtype).itemsize
 
 
+def rows_for(channels: int, cols: int, most: int) -> int:
+    """Channels per tile of ``cols`` vectors, at most ``most`` (``rows*cols`` sums): the fewest
+    FMAs and loads in all, ``ceil(channels/rows) * (rows*cols + rows + cols)`` (the last group
+    shifted back overlaps the one before; LeNet's 16 channels by 4 vectors: 4; 6: 6)."""
+    sizes = range(1, min(channels, most // cols) + 1)
+    return min(sizes, key=lambda r: (-(-channels // r) * (r * cols + r + cols), -r))
+
+
 def fill(values: np.ndarray, start: int, rows: int, cols: int) -> np.ndarray:
     """A tile whose row ``r`` is ``values[start + r]`` in every lane."""
     width = cols * lanes(values.dtype)
@@ -76,6 +86,22 @@ def store(t: np.ndarray, out: np.ndarray, oi: int, rs: int) -> None:
     """``out[oi + r*rs :][:cols*L] = t[r]`` for each row."""
     for r in range(t.shape[0]):
         out[oi + r * rs : oi + r * rs + t.shape[1]] = t[r]
+
+
+def zeros(n: int, like: np.ndarray) -> np.ndarray:
+    """``np.zeros(n, like.dtype)`` whose first element starts a vector register's width of
+    memory (64 bytes with AVX-512), so that vectors read at multiples of ``L`` from it are
+    aligned loads, none split across two cache lines (Numba's arrays start on 32 bytes)."""
+    width, item = registers()[0], like.dtype.itemsize
+    buf = np.zeros(n + width // item, like.dtype)
+    skip = (width - buf.ctypes.data % width) % width // item
+    return buf[skip : skip + n]
+
+
+def move(dst: np.ndarray, di: int, src: np.ndarray, si: int, n: int) -> None:
+    """``dst[di : di + n] = src[si : si + n]`` (no tile): compiled, whole vectors, the last
+    one shifted back to end at ``n`` (overlapping the one before), where ``n >= L``."""
+    dst[di : di + n] = src[si : si + n]
 
 
 def totals(t: np.ndarray, out: np.ndarray, oi: int, rs: int, cs: int) -> None:
@@ -242,17 +268,23 @@ def register() -> None:
 
         def codegen(context, builder, sig, args):
             tile, (tv, oa, oi_, rs_, cs_) = sig.args[0], args
-            el = context.get_value_type(tile.dtype)
-            vt = ir.VectorType(el, tile.lanes)
-            kind = "f32" if el == ir.FloatType() else "f64"
-            name = f"llvm.vector.reduce.fadd.v{tile.lanes}{kind}"
-            add = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(el, [el, vt]), name
-            )
+
+            def halves(v):  # the lanes' sum by halving: lo + hi, log2(L) vector adds
+                n = v.type.count
+                while n > 1:
+                    n //= 2
+                    lo = builder.shuffle_vector(
+                        v, v, ir.Constant(ir.VectorType(i32, n), list(range(n)))
+                    )
+                    hi = builder.shuffle_vector(
+                        v, v, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n)))
+                    )
+                    v = builder.fadd(lo, hi)
+                return builder.extract_element(v, ir.Constant(i32, 0))
+
             for r in range(tile.rows):
                 for c in range(tile.cols):
-                    v = builder.extract_value(tv, r * tile.cols + c)
-                    s = builder.call(add, [ir.Constant(el, 0.0), v], fastmath=("reassoc",))
+                    s = halves(builder.extract_value(tv, r * tile.cols + c))
                     index = builder.add(
                         oi_,
                         builder.add(
@@ -265,29 +297,74 @@ def register() -> None:
 
         return types.none(t, out, oi, rs, cs), codegen
 
-    @overload(fill, prefer_literal=True)
+    @intrinsic
+    def vector_move(typingctx, dst, di, src, si):
+        if not flat(getattr(dst, "dtype", None), dst, src):
+            return None
+
+        def codegen(context, builder, sig, args):
+            (da, di_, sa, si_), n = args, lanes(str(sig.args[0].dtype))
+            v = load_vector(context, builder, sig.args[2], sa, si_, n)
+            p = element(context, builder, sig.args[0], da, di_)
+            p = builder.bitcast(p, ir.VectorType(p.type.pointee, n).as_pointer())
+            builder.store(v, p, align=sig.args[0].dtype.bitwidth // 8)
+            return context.get_dummy_value()
+
+        return types.none(dst, di, src, si), codegen
+
+    @overload(move, inline="always")
+    def _move(dst, di, src, si, n):
+        if not flat(getattr(dst, "dtype", None), dst, src):
+            return None
+        width = lanes(str(dst.dtype))
+
+        def run(dst, di, src, si, n):
+            if n < width:
+                for j in range(n):
+                    dst[di + j] = src[si + j]
+                return
+            for j in range(0, n - width, width):
+                vector_move(dst, di + j, src, si + j)
+            vector_move(dst, di + n - width, src, si + n - width)
+
+        return run
+
+    @overload(zeros, inline="always")
+    def _zeros(n, like):
+        if not isinstance(like, types.Array):
+            return None
+        width, item = registers()[0], like.dtype.bitwidth // 8
+
+        def aligned(n, like):
+            buf = np.zeros(n + width // item, like.dtype)
+            skip = (width - buf.ctypes.data % width) % width // item
+            return buf[skip : skip + n]
+
+        return aligned
+
+    @overload(fill, prefer_literal=True, inline="always")
     def _fill(values, start, rows, cols):
         return lambda values, start, rows, cols: fill_(values, start, rows, cols)
 
-    @overload(outer)
+    @overload(outer, inline="always")
     def _outer(t, w, wi, z, zi):
         if isinstance(t, Tile):
             return lambda t, w, wi, z, zi: outer_(t, w, wi, z, zi)
         return None
 
-    @overload(products)
+    @overload(products, inline="always")
     def _products(t, e, ei, es, z, zi, zs):
         if isinstance(t, Tile):
             return lambda t, e, ei, es, z, zi, zs: products_(t, e, ei, es, z, zi, zs)
         return None
 
-    @overload(store)
+    @overload(store, inline="always")
     def _store(t, out, oi, rs):
         if isinstance(t, Tile):
             return lambda t, out, oi, rs: store_(t, out, oi, rs)
         return None
 
-    @overload(totals)
+    @overload(totals, inline="always")
     def _totals(t, out, oi, rs, cs):
         if isinstance(t, Tile):
             return lambda t, out, oi, rs, cs: totals_(t, out, oi, rs, cs)

@@ -342,9 +342,13 @@ def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
         ((64, 1, 28, 28), (6, 1, 5, 5), 2, "numba_batch_direct"),  # LeNet's layers
         ((64, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_direct"),
         ((32, 64, 32, 32), (64, 64, 3, 3), 1, "numba_winograd"),
-        ((8, 3, 64, 64), (16, 3, 11, 11), 0, None),
-        ((2, 3, 28, 28), (32, 3, 3, 3), 1, None),  # 3 channels in: im2col's
+        ((8, 3, 64, 64), (16, 3, 11, 11), 0, "numba_tiled"),  # 3 channels in: not fft
+        ((8, 16, 64, 64), (16, 16, 11, 11), 0, None),  # over 81 taps, 16 channels: fft's
+        ((2, 3, 28, 28), (32, 3, 3, 3), 1, "numba_tiled"),
         ((64, 16, 28, 28), (16, 16, 3, 3), 1, "numba_tiled"),
+        ((128, 1, 28, 28), (16, 1, 3, 3), 1, "numba_tiled"),  # ResNet-8's stem
+        ((64, 16, 12, 12), (16, 16, 3, 3), 1, "numba_tiled"),  # small images, 168 positions
+        ((64, 16, 10, 10), (16, 16, 3, 3), 1, "numba_batch_direct"),  # 120 positions
         ((16, 64, 8, 8), (64, 64, 3, 3), 1, "numba_winograd"),  # small images too
         ((8, 128, 4, 4), (128, 128, 3, 3), 1, "numba_batch_last"),  # 4x4: no Winograd
         ((8, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_last"),  # under a vector of images

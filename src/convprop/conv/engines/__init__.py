@@ -128,7 +128,7 @@ ENGINES: dict[str, Engine] = {
     ),
     "numba_tiled": _plain(
         numba_tiled,
-        "compiled loops of the seed's formula over register tiles of 4 channels (Numba)",
+        "compiled loops of the seed's formula over register tiles of 8 channels (Numba)",
         compiled=True,
     ),
     "numba_im2col": _plain(
@@ -145,7 +145,8 @@ ENGINES: dict[str, Engine] = {
     ),
 }
 METHODS = ("auto", *ENGINES)
-TILED_CHANNELS = (8, 16)  # channels in and out where numba_tiled is picked (compiled_method)
+TILED_POSITIONS = 144  # positions per plane from which numba_tiled takes small images
+FFT_TAPS = 81  # kernels of more taps with 9 or more channels in and out: fft, not numba_tiled
 WINOGRAD_CHANNELS = 32  # channels in and out from which numba_winograd is picked (3x3)
 WINOGRAD_NUMPY_CHANNELS = 64  # from which winograd is, without Numba
 DIRECT_BATCH, DIRECT_ROWS = 16, 160  # numba_batch_direct: images (one vector), patch rows
@@ -163,42 +164,39 @@ def compiled_method(g: ConvGeometry) -> str | None:
     None (and None without Numba).
 
     Measured per role on the bench's conv rows and in the LeNet-5 step (float32, 2 cores,
-    interleaved, best of several rounds; ``docs/performance.md``):
+    interleaved, best of several rounds; ``docs/performance.md``), in the order tried:
 
     * one channel in and out (the seed's layer), stride 1 along the rows: numba_direct, the
       formula's loops with no patch at all;
+    * a 3x3 kernel, stride 1, dilation 1, 32 or more channels in and out
+      (:data:`WINOGRAD_CHANNELS`, :func:`winograd_pays`): numba_winograd, Winograd's F(4x4,
+      3x3), whose GEMMs do a quarter of the direct products, also on batches of small images
+      (16x64x8x8 F+G 1.65 ms against numba_batch_last's 1.89). F+G as the autodiff calls
+      them: the wide row 22.5 ms against numba_tiled's 25.6 (7.8 + 7.8 + 10.1 per role),
+      128x32x14x14 7.7 against 9.1; 128x64x7x7 11.4 against column_patch's 20.1. The ResNet-8
+      training step (batch 128, 1x28x28: its 32- and 64-channel stages) 228-234 ms against
+      242-244 without it (before numba_tiled's register tiles);
+    * stride 1 where :func:`tiled_pays`: numba_tiled, the formula's loops over register
+      tiles of 8 channels by 48 positions (:mod:`convprop.simd`), at 65-80% of the matmul
+      peak on 2 threads. F+G as the autodiff calls them, 2 threads, best of 3 rounds (ms,
+      numba_tiled against the earlier pick): the resnet row 2.8 against 4.6 (its tiles of 4
+      channels by 32 positions), ResNet-8's stem 128x1x28x28 -> 16 0.99 against
+      numba_batch_direct's 5.2 (the ResNet-8 training step, batch 128, 174 -> 138 ms),
+      64x16x14x14 -> 32 2.2 against 2.6, 32x24x16x16 -> 24 1.2 against numba_batch_last's
+      4.1, 1x1 kernels 16x128x16x16 -> 128 2.4 against 5.5, 32x64x32x32 -> 64 5x5 83 against
+      column_patch's 199, the large row 3.2 against fft's 4.0, 8x32x32x32 -> 32 9x9 9.6
+      against 14.9, 4x64x32x32 -> 64 8x8 19 against 65;
     * where the NumPy rule picks batch_last (a batch of small images, :func:`small_images`):
       numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
       transposed convolution's k4 s2 layer F+G 2.07 -> 1.56 ms; the LeNet-5 step with both
       of LeNet's layers on it 4.36 -> 4.02 ms against both on im2col);
     * of those, stride 1, 16 or more images (a vector's lanes) and at most 160 patch rows
       (``C*kh*kw``: LeNet-2 has 150): numba_batch_direct, the formula's loops on the same
-      batch-last memory in register tiles of up to 24 vectors (:mod:`convprop.simd`), no patch (the
-      LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both of LeNet's layers on it, 2 BLAS
-      threads, interleaved; LeNet-2 F+G at the public functions 2.02-2.25 -> 0.96-1.18 ms,
-      PyTorch 0.98-1.00 in the same rounds; F+G 64x16x14x14 -> 32, 3x3: 4.39 ms against
-      numba_batch_last's 4.80; past those bounds slower: 8x128x4x4 2.33 against 1.31,
-      16x64x8x8 2.04 against 1.89, 4x32x16x16 2.41 against 1.02);
-    * otherwise stride 1, a kernel under 64 taps, 8 to 16 channels in and out
-      (:data:`TILED_CHANNELS`; the resnet row, ResNet's first stage): numba_tiled, the
-      formula's loops over register tiles. The resnet row per role, one thread, CPU time:
-      F 3.4 ms, G_delta 3.4, G_gw 3.5 against im2col's 5.0, 4.7, 5.1; a ResNet training step
-      (batch 128, depth 8, 3x32x32, one thread) 271-276 ms against 299-303 without it,
-      279-280 with it up to 32 channels and 298-301 up to 64 (the wide row: 109 ms against
-      im2col's 82). Not on LeNet-2 (a batch of small images: numba_batch_direct above): alone
-      it is faster there (F+G 2.3 ms against batch_last's 2.6) but the LeNet-5 step is slower
-      with it (7.7 ms against 5.9; cold caches and the bias passes);
-    * first of all, a 3x3 kernel, stride 1, dilation 1, 32 or more channels in and out
-      (:data:`WINOGRAD_CHANNELS`, :func:`winograd_pays`): numba_winograd, also on batches of
-      small images (16x64x8x8 F+G 1.65 ms against numba_batch_last's 1.89; 4x32x16x16 0.64
-      against 1.02), Winograd's F(4x4, 3x3), whose GEMMs do
-      a quarter of im2col's products. F+G as the autodiff calls them (2 BLAS threads,
-      interleaved, best of 5, a busy machine): the wide row 47.7 ms against column_patch's
-      67.8 and numba_tiled's 98.2; 128x32x14x14 17.8 against 21.7 and 25.6; 128x64x7x7 11.4
-      against 20.1 and 33.6; 64x32x16x16 9.3 against 13.1 and 16.0. The ResNet-8 training step
-      (batch 128, 1x28x28: its 32- and 64-channel stages) 228-234 ms against 242-244 without
-      it, and 236-237 with it from 16 channels (the resnet row's 16 channels stay on
-      numba_tiled);
+      batch-last memory in register tiles of up to 24 vectors (:mod:`convprop.simd`), no
+      patch (the LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both of LeNet's layers on it, 2
+      BLAS threads, interleaved; LeNet-2 F+G at the public functions 2.02-2.25 -> 0.96-1.18
+      ms, PyTorch 0.98-1.00 in the same rounds; past those bounds slower: 8x128x4x4 2.33
+      against 1.31, 16x64x8x8 2.04 against 1.89);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -207,14 +205,34 @@ def compiled_method(g: ConvGeometry) -> str | None:
         return "numba_direct"
     if winograd_pays(g, WINOGRAD_CHANNELS):
         return "numba_winograd"
+    if tiled_pays(g):
+        return "numba_tiled"
     if numpy_method(g) == "batch_last":
         direct = ENGINES["numba_batch_direct"].supports(g) and g.n >= DIRECT_BATCH
         direct = direct and g.c * g.kh * g.kw <= DIRECT_ROWS
         return "numba_batch_direct" if direct else "numba_batch_last"
-    fewest, most = TILED_CHANNELS
-    if g.wide and g.kh * g.kw < 64 and fewest <= min(g.c, g.o) and max(g.c, g.o) <= most:
-        return "numba_tiled"
     return None
+
+
+def tiled_pays(g: ConvGeometry) -> bool:
+    """Stride 1, except (measured, F+G, 2 threads):
+
+    * a kernel of more than :data:`FFT_TAPS` taps with more than 8 channels in and out, where
+      fft's products cost less (8x16x64x64 -> 16, 11x11: 10.1 ms against numba_tiled's 14.9;
+      with 3 channels in, the large row, numba_tiled is faster, 3.2 against 4.0);
+    * a batch of small images (:func:`numpy_method` picks batch_last) unless the kernel is
+      3x3 or smaller on planes of :data:`TILED_POSITIONS` or more positions (``Ho*Wp``): a
+      tile spans 48 positions and each image starts its own, so small planes waste them
+      (64x16x10x10 -> 16 0.87 ms against numba_batch_direct's 0.72, 12x12 1.02 against
+      1.23; 32x256x2x2 64 against 3.5), and LeNet's 5x5 layers keep their batch-last chain
+      (the LeNet-5 step 2.0 ms, 2.8 with its first layer on numba_tiled though that layer
+      alone is faster on it, 0.36 against 0.89: the layouts converted in between).
+    """
+    if not g.wide or (g.kh * g.kw > FFT_TAPS and min(g.c, g.o) > 8):
+        return False
+    if numpy_method(g) == "batch_last":
+        return g.kh * g.kw <= 9 and g.ho * g.wp >= TILED_POSITIONS
+    return True
 
 
 def winograd_pays(g: ConvGeometry, channels: int) -> bool:

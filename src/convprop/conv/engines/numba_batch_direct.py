@@ -43,7 +43,7 @@ import numpy as np
 from convprop import jit, simd
 from convprop.conv.geometry import ConvGeometry
 from convprop.conv.workspace import scratch
-from convprop.simd import fill, outer, products, store, totals
+from convprop.simd import fill, outer, products, rows_for, store, totals
 
 SUMS = 3 / 4  # share of the vector registers (32 with AVX-512) for F's and G_delta's tile
 GRAM_SUMS = 5 / 8  # for G_gw's (each step also loads rows + taps vectors)
@@ -125,14 +125,6 @@ def gram_kernel(rows: int, taps: int, lanes: int) -> Callable:
 def supports(g: ConvGeometry) -> bool:
     """Stride 1 (any padding and dilation)."""
     return g.wide
-
-
-def rows_for(channels: int, cols: int, most: int) -> int:
-    """Channels per tile of ``cols`` vectors, at most ``most`` (``rows*cols`` sums): the fewest
-    FMAs and loads in all, ``ceil(channels/rows) * (rows*cols + rows + cols)`` (the last group
-    shifted back overlaps the one before; LeNet's 16 channels by 4 vectors: 4; 6: 6)."""
-    sizes = range(1, min(channels, most // cols) + 1)
-    return min(sizes, key=lambda r: (-(-channels // r) * (r * cols + r + cols), -r))
 
 
 def _batch_last(a: np.ndarray, name: str, nb: int) -> np.ndarray:
