@@ -364,13 +364,16 @@ def test_compiled_rule(zs, ws, padding, engine):
 
 
 def test_compiled_rule_follows_batch_last():
-    """Where the NumPy rule picks batch_last, Numba's rule picks its compiled twin: the
-    transposed convolution of the bench (k4 s2 p1 on 32x16x14x14) among them."""
+    """Where the NumPy rule picks batch_last, Numba's rule picks one of its compiled twins:
+    the loops on batch-last memory for the transposed convolution of the bench (k4 s2 p1 on
+    32x16x14x14), the compiled patch and GEMMs for a 1x1 kernel at stride 2."""
     if not jit.available():
         pytest.skip("needs Numba")
     g = conv.conv_transpose_geometry((32, 16, 14, 14), (16, 8, 4, 4), stride=2, padding=1)
     assert numpy_method(g) == "batch_last"
-    assert compiled_method(g) == "numba_batch_last"
+    assert compiled_method(g) == "numba_batch_direct"
+    g = conv.conv_geometry((128, 16, 28, 28), (32, 16, 1, 1), stride=2)
+    assert (numpy_method(g), compiled_method(g)) == ("batch_last", "numba_batch_last")
 
 
 # ------------------------------------------------------------------ layers
@@ -485,6 +488,8 @@ COMPILED_CASES = [  # (engine, z shape, w shape, options)
     ("numba_direct", (2, 1, 33, 30), (1, 1, 4, 2), dict(dilation=(2, 1))),
     ("numba_batch_direct", (40, 3, 9, 8), (6, 3, 5, 5), dict(padding=2)),
     ("numba_batch_direct", (5, 2, 7, 6), (3, 2, 3, 2), dict(padding=(2, 1))),
+    ("numba_batch_direct", (33, 4, 9, 9), (6, 4, 4, 4), dict(stride=2, padding=1)),
+    ("numba_batch_direct", (17, 3, 10, 9), (5, 3, 3, 2), dict(stride=(1, 3), dilation=(2, 1))),
     ("numba_batch_last", (33, 4, 9, 9), (6, 4, 4, 4), dict(stride=2, padding=1)),
     ("numba_tiled", (3, 9, 12, 11), (10, 9, 3, 3), dict(padding=1)),
     ("numba_im2col", (3, 2, 9, 8), (4, 2, 3, 3), dict(stride=(2, 1), padding=1)),

@@ -190,13 +190,16 @@ def compiled_method(g: ConvGeometry) -> str | None:
       numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
       transposed convolution's k4 s2 layer F+G 2.07 -> 1.56 ms; the LeNet-5 step with both
       of LeNet's layers on it 4.36 -> 4.02 ms against both on im2col);
-    * of those, stride 1, 16 or more images (a vector's lanes) and at most 160 patch rows
-      (``C*kh*kw``: LeNet-2 has 150): numba_batch_direct, the formula's loops on the same
-      batch-last memory in register tiles of up to 24 vectors (:mod:`convprop.simd`), no
-      patch (the LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both of LeNet's layers on it, 2
-      BLAS threads, interleaved; LeNet-2 F+G at the public functions 2.02-2.25 -> 0.96-1.18
-      ms, PyTorch 0.98-1.00 in the same rounds; past those bounds slower: 8x128x4x4 2.33
-      against 1.31, 16x64x8x8 2.04 against 1.89);
+    * of those, 16 or more images (a vector's lanes) and at most 160 patch rows (``C*kh*kw``:
+      LeNet-2 has 150), a strided 1x1 kernel aside: numba_batch_direct, the formula's loops
+      on the same batch-last memory in register tiles of up to 24 vectors
+      (:mod:`convprop.simd`), no patch (the LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both
+      of LeNet's layers on it, 2 BLAS threads, interleaved; LeNet-2 F+G at the public
+      functions 2.02-2.25 -> 0.96-1.18 ms, PyTorch 0.98-1.00 in the same rounds; strided, the
+      transposed convolution's k4 s2 layer 1.19 against numba_batch_last's 1.78 and
+      64x3x32x32 -> 16 3x3 s2 1.50 against 1.77, but a 1x1 kernel at stride 2,
+      128x16x28x28 -> 32, 7.4 against 5.9; past those bounds slower: 8x128x4x4 2.33 against
+      1.31, 16x64x8x8 2.04 against 1.89);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -208,8 +211,8 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if tiled_pays(g):
         return "numba_tiled"
     if numpy_method(g) == "batch_last":
-        direct = ENGINES["numba_batch_direct"].supports(g) and g.n >= DIRECT_BATCH
-        direct = direct and g.c * g.kh * g.kw <= DIRECT_ROWS
+        direct = g.n >= DIRECT_BATCH and g.c * g.kh * g.kw <= DIRECT_ROWS
+        direct = direct and (g.wide or g.kh * g.kw > 1)  # strided 1x1: the GEMM's
         return "numba_batch_direct" if direct else "numba_batch_last"
     return None
 

@@ -58,12 +58,13 @@ def correlate_kernel(rows: int, cols: int, lanes: int) -> Callable:
     run = cols * lanes
 
     @jit.compiled(parallel=True)
-    def correlate(zt, wt, b, dh, dw, pt, pl, out):
-        """``out[p, i, j, n] = b[p] + sum_{r, a, t} wt[r, a, t, p] zt[r, i + dh*a - pt,
-        j + dw*t - pl, n]`` (zero off the image): ``zt`` ``(R, H, W, Nb)``, ``wt``
-        ``(R, kh, kw, P)``, ``out`` ``(P, Ho, Wo, Nb)``, all C-contiguous, ``P >= rows``,
-        ``Nb >= cols*lanes`` a multiple of ``lanes``; one tile of ``rows`` channels per row
-        ``(p0, i)`` and step ``(j, n0)``."""
+    def correlate(zt, wt, b, sh, sw, dh, dw, uh, uw, pt, pl, out):
+        """``out[p, i, j, n] = b[p] + sum_{r, a, t} wt[r, a, t, p] zt[r, (sh*i + dh*a - pt)/uh,
+        (sw*j + dw*t - pl)/uw, n]``, the terms whose indices are whole and on the image:
+        ``sh, sw`` F's stride, ``uh, uw`` G_delta's (eps read as if spread out by the stride,
+        zeros between); ``zt`` ``(R, H, W, Nb)``, ``wt`` ``(R, kh, kw, P)``, ``out`` ``(P,
+        Ho, Wo, Nb)``, all C-contiguous, ``P >= rows``, ``Nb >= cols*lanes`` a multiple of
+        ``lanes``; one tile of ``rows`` channels per row ``(p0, i)`` and step ``(j, n0)``."""
         p_, ho, wo, nb = out.shape
         r_, h, wi = zt.shape[0], zt.shape[1], zt.shape[2]
         kh, kw = wt.shape[1], wt.shape[2]
@@ -77,15 +78,16 @@ def correlate_kernel(rows: int, cols: int, lanes: int) -> Callable:
                     acc = fill(b, p0, rows, cols)  # acc[p, n]: out[p0 + p, i, j, n0 + n]
                     for r in range(r_):
                         for a in range(kh):
-                            y = i + dh * a - pt
-                            if y < 0 or y >= h:
+                            y = sh * i + dh * a - pt
+                            if y < 0 or y % uh or y // uh >= h:
                                 continue
                             for t in range(kw):
-                                xx = j + dw * t - pl
-                                if xx < 0 or xx >= wi:
+                                xx = sw * j + dw * t - pl
+                                if xx < 0 or xx % uw or xx // uw >= wi:
                                     continue
                                 tap = ((r * kh + a) * kw + t) * p_ + p0  # wt[r, a, t, p0]
-                                acc = outer(acc, w, tap, z, ((r * h + y) * wi + xx) * nb + n0)
+                                at = ((r * h + y // uh) * wi + xx // uw) * nb + n0
+                                acc = outer(acc, w, tap, z, at)
                     store(acc, x, ((p0 * ho + i) * wo + j) * nb + n0, ho * wo * nb)
 
     return correlate
@@ -97,34 +99,37 @@ def gram_kernel(rows: int, taps: int, lanes: int) -> Callable:
     columns, vectors of ``lanes`` images."""
 
     @jit.compiled(parallel=True)
-    def gram(et, zp, dh, dw, g_w):
-        """``g_w[o, c, a, t] = sum_{i, j, n} et[o, i, j, n] zp[c, i + dh*a, j + dw*t, n]``:
-        ``et`` ``(O, Ho, Wo, Nb)``, ``zp`` ``(C, Hp, Wp, Nb)`` (padded), ``O >= rows``,
+    def gram(et, zp, sh, sw, dh, dw, g_w):
+        """``g_w[o, c, a, t] = sum_{i, j, n} et[o, i, j, n] zp[c, sh*i + dh*a, sw*j + dw*t,
+        n]``: ``et`` ``(O, Ho, Wo, Nb)``, ``zp`` ``(C, Hp, Wp, Nb)`` (padded), ``O >= rows``,
         ``kw >= taps``, ``Nb`` a multiple of ``lanes``; one tile per ``(o0, c, a, t0)``."""
         o_, ho, wo, nb = et.shape
         c_, hp, wp = zp.shape[0], zp.shape[1], zp.shape[2]
         kh, kw = g_w.shape[2], g_w.shape[3]
         e, z, gw = et.reshape(-1), zp.reshape(-1), g_w.reshape(-1)
         groups, columns = (o_ + rows - 1) // rows, (kw + taps - 1) // taps
+        runs, run = (1, wo * nb) if sw == 1 else (wo, nb)  # stride 1: a row (j, n) is one run
         zero = np.zeros(rows, et.dtype)
         for q in jit.prange(groups * c_ * kh * columns):
             o0 = min(q // (c_ * kh * columns) * rows, o_ - rows)
             c, a = q // (kh * columns) % c_, q // columns % kh
             t0 = min(q % columns * taps, kw - taps)
             acc = fill(zero, 0, rows, taps)  # acc[o, t]: lanes of g_w[o0 + o, c, a, t0 + t]
-            for i in range(ho):  # a row (j, n) of et and of zp is one run of wo*nb numbers
+            for i in range(ho):
                 ei = (o0 * ho + i) * wo * nb  # et[o0, i, 0, 0]
-                zi = ((c * hp + i + dh * a) * wp + dw * t0) * nb  # zp[c, i + dh*a, dw*t0, 0]
-                for k in range(0, wo * nb, lanes):
-                    acc = products(acc, e, ei + k, ho * wo * nb, z, zi + k, dw * nb)
+                zi = ((c * hp + sh * i + dh * a) * wp + dw * t0) * nb  # zp[c, sh*i + dh*a, dw*t0]
+                for j in range(runs):
+                    for k in range(0, run, lanes):
+                        ek, zk = ei + j * nb + k, zi + sw * j * nb + k
+                        acc = products(acc, e, ek, ho * wo * nb, z, zk, dw * nb)
             totals(acc, gw, ((o0 * c_ + c) * kh + a) * kw + t0, c_ * kh * kw, 1)
 
     return gram
 
 
 def supports(g: ConvGeometry) -> bool:
-    """Stride 1 (any padding and dilation)."""
-    return g.wide
+    """Any stride, padding and dilation."""
+    return True
 
 
 def _batch_last(a: np.ndarray, name: str, nb: int) -> np.ndarray:
@@ -145,13 +150,15 @@ def _padded_batch(g: ConvGeometry, dtype) -> int:
     return -(-g.n // lanes) * lanes
 
 
-def _correlate(zt, wt, bias, dh, dw, pt, pl, out) -> None:
-    """:func:`correlate_kernel`'s loop with the largest tile that fits :data:`SUMS`."""
+def _correlate(zt, wt, bias, step, spread, dh, dw, pt, pl, out) -> None:
+    """:func:`correlate_kernel`'s loop with the largest tile that fits :data:`SUMS`: ``step``
+    its ``(sh, sw)``, ``spread`` its ``(uh, uw)``."""
     simd.register()
     lanes = simd.lanes(zt.dtype)
     cols = min(MAX_COLS, zt.shape[3] // lanes)
     rows = rows_for(out.shape[0], cols, int(SUMS * simd.registers()[1]))
-    correlate_kernel(rows, cols, lanes)(zt, wt, bias, dh, dw, pt, pl, out)
+    (sh, sw), (uh, uw) = step, spread
+    correlate_kernel(rows, cols, lanes)(zt, wt, bias, sh, sw, dh, dw, uh, uw, pt, pl, out)
 
 
 def _result(xt: np.ndarray, n: int) -> np.ndarray:
@@ -173,7 +180,8 @@ def forward(
         xt = scratch("batch_out", (g.o, g.ho, g.wo, nb), z.dtype)
     bias = np.zeros(g.o, z.dtype) if b is None else np.ascontiguousarray(b, z.dtype)
     wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
-    _correlate(_batch_last(z, "batch_last", nb), wt, bias, g.dh, g.dw, g.pt, g.pl, xt)
+    zt = _batch_last(z, "batch_last", nb)
+    _correlate(zt, wt, bias, (g.sh, g.sw), (1, 1), g.dh, g.dw, g.pt, g.pl, xt)
     return _result(xt, g.n)
 
 
@@ -191,7 +199,8 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
     g_w = np.empty((g.o, g.c, g.kh, g.kw), eps.dtype)
     lanes, taps = simd.lanes(eps.dtype), min(MAX_TAPS, g.kw)
     most = int(GRAM_SUMS * simd.registers()[1])
-    gram_kernel(rows_for(g.o, taps, most), taps, lanes)(et, zp, g.dh, g.dw, g_w)
+    gram = gram_kernel(rows_for(g.o, taps, most), taps, lanes)
+    gram(et, zp, g.sh, g.sw, g.dh, g.dw, g_w)
     # g_b by einsum, as the table adds it to the engines without a bias of their own: 16 us
     # on LeNet's first layer's eps, against 55 for ndarray.sum's pairwise sums along a row
     return g_w, (np.einsum("ok->o", et.reshape(g.o, -1)) if with_bias else None)
@@ -200,9 +209,11 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry, with_bias: b
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """G_delta, F's loop on eps, into batch-last ``(C, H, W, N)``; returns the NCHW view.
 
-    ``delta[c, y, x] = sum_{o, a, b} flip(w)[c, o, a, b] eps[o, y + d*a - pt', x + d*b - pl']``
-    with ``flip(w)[c, o, a, b] = w[o, c, kh-1-a, kw-1-b]`` and ``pt' = d*(kh-1) - pt`` (the
-    adjoint's formula with ``a`` for ``kh-1-a``; as ``numba_tiled`` does on its padded grid)."""
+    ``delta[c, y, x] = sum_{o, a, b} flip(w)[c, o, a, b] eps[o, (y + d*a - pt')/s, (x + d*b -
+    pl')/s]`` over the terms whose indices are whole, with ``flip(w)[c, o, a, b] = w[o, c,
+    kh-1-a, kw-1-b]`` and ``pt' = d*(kh-1) - pt`` (the adjoint's formula with ``a`` for
+    ``kh-1-a``; as ``numba_tiled`` does on its padded grid): with stride ``s``, the position
+    ``s*i`` of F's input that eps's row ``i`` came from."""
     nb = _padded_batch(g, eps.dtype)
     if nb == g.n:
         dt = np.empty((g.c, g.h, g.w, g.n), eps.dtype)
@@ -211,5 +222,6 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
     wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
     pt, pl = g.dh * (g.kh - 1) - g.pt, g.dw * (g.kw - 1) - g.pl
     zeros = np.zeros(g.c, eps.dtype)
-    _correlate(_batch_last(eps, "eps", nb), wf, zeros, g.dh, g.dw, pt, pl, dt)
+    et = _batch_last(eps, "eps", nb)
+    _correlate(et, wf, zeros, (1, 1), (g.sh, g.sw), g.dh, g.dw, pt, pl, dt)
     return _result(dt, g.n)
