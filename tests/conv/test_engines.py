@@ -376,6 +376,17 @@ def test_compiled_rule_follows_batch_last():
     assert (numpy_method(g), compiled_method(g)) == ("batch_last", "numba_batch_last")
 
 
+def test_compiled_rule_takes_the_batch_last_loops_for_strides():
+    """Strided kernels larger than 1x1 on 16 or more images: numba_batch_direct, also where
+    the NumPy rule picks im2col (ResNet's downsampling at 28x28); under 16 images not."""
+    if not jit.available():
+        pytest.skip("needs Numba")
+    g = conv.conv_geometry((128, 16, 28, 28), (32, 16, 3, 3), stride=2, padding=1)
+    assert (numpy_method(g), compiled_method(g)) == ("im2col", "numba_batch_direct")
+    g = conv.conv_geometry((8, 16, 28, 28), (32, 16, 3, 3), stride=2, padding=1)
+    assert compiled_method(g) != "numba_batch_direct"
+
+
 # ------------------------------------------------------------------ layers
 
 

@@ -186,20 +186,24 @@ def compiled_method(g: ConvGeometry) -> str | None:
       4.1, 1x1 kernels 16x128x16x16 -> 128 2.4 against 5.5, 32x64x32x32 -> 64 5x5 83 against
       column_patch's 199, the large row 3.2 against fft's 4.0, 8x32x32x32 -> 32 9x9 9.6
       against 14.9, 4x64x32x32 -> 64 8x8 19 against 65;
+    * a stride over 1, a kernel larger than 1x1 and 16 or more images (a vector's lanes):
+      numba_batch_direct, the formula's loops on batch-last memory in register tiles of up
+      to 24 vectors of images (:mod:`convprop.simd`), no patch, the strides built into the
+      compiled loops (F+G: the transposed convolution's k4 s2 layer 1.02 ms against
+      numba_batch_last's 1.78; ResNet-8's downsampling 128x16x28x28 -> 32 3x3 s2 12.5 against
+      im2col's 20.1 and 128x32x14x14 -> 64 7.0 against numba_batch_last's 8.3, the ResNet-8
+      training step 145 -> 129 ms; 16x3x224x224 -> 64 7x7 s2 165 against im2col's 172,
+      32x64x56x56 -> 128 3x3 s2 112 against 141; a strided 1x1 kernel slower, 128x16x28x28
+      -> 32 7.1 against numba_batch_last's 6.2);
     * where the NumPy rule picks batch_last (a batch of small images, :func:`small_images`):
+      at stride 1 with 16 or more images and at most 160 patch rows (``C*kh*kw``: LeNet-2 has
+      150) numba_batch_direct again (the LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both of
+      LeNet's layers on it, 2 BLAS threads, interleaved; LeNet-2 F+G at the public functions
+      2.02-2.25 -> 0.96-1.18 ms, PyTorch 0.98-1.00 in the same rounds; past those bounds
+      slower: 8x128x4x4 2.33 against 1.31, 16x64x8x8 2.04 against 1.89), else
       numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
-      transposed convolution's k4 s2 layer F+G 2.07 -> 1.56 ms; the LeNet-5 step with both
-      of LeNet's layers on it 4.36 -> 4.02 ms against both on im2col);
-    * of those, 16 or more images (a vector's lanes) and at most 160 patch rows (``C*kh*kw``:
-      LeNet-2 has 150), a strided 1x1 kernel aside: numba_batch_direct, the formula's loops
-      on the same batch-last memory in register tiles of up to 24 vectors
-      (:mod:`convprop.simd`), no patch (the LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both
-      of LeNet's layers on it, 2 BLAS threads, interleaved; LeNet-2 F+G at the public
-      functions 2.02-2.25 -> 0.96-1.18 ms, PyTorch 0.98-1.00 in the same rounds; strided, the
-      transposed convolution's k4 s2 layer 1.19 against numba_batch_last's 1.78 and
-      64x3x32x32 -> 16 3x3 s2 1.50 against 1.77, but a 1x1 kernel at stride 2,
-      128x16x28x28 -> 32, 7.4 against 5.9; past those bounds slower: 8x128x4x4 2.33 against
-      1.31, 16x64x8x8 2.04 against 1.89);
+      LeNet-5 step with both of LeNet's layers on it 4.36 -> 4.02 ms against both on
+      im2col);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -210,9 +214,10 @@ def compiled_method(g: ConvGeometry) -> str | None:
         return "numba_winograd"
     if tiled_pays(g):
         return "numba_tiled"
+    if not g.wide and g.n >= DIRECT_BATCH and g.kh * g.kw > 1:
+        return "numba_batch_direct"
     if numpy_method(g) == "batch_last":
-        direct = g.n >= DIRECT_BATCH and g.c * g.kh * g.kw <= DIRECT_ROWS
-        direct = direct and (g.wide or g.kh * g.kw > 1)  # strided 1x1: the GEMM's
+        direct = g.wide and g.n >= DIRECT_BATCH and g.c * g.kh * g.kw <= DIRECT_ROWS
         return "numba_batch_direct" if direct else "numba_batch_last"
     return None
 
