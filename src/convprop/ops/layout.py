@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop.transpose import copy_into
+
 
 def dense(a: np.ndarray) -> bool:
     """Whether ``a`` fills its memory without gaps: a C-contiguous array, axes permuted."""
@@ -38,7 +40,7 @@ def as_layout(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     if same_layout(a, ref) or not dense(ref):
         return a
     out = np.empty_like(ref, dtype=a.dtype)
-    np.copyto(out, a)
+    copy_into(out, a)
     return out
 
 

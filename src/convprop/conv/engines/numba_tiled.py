@@ -44,6 +44,7 @@ import numpy as np
 from convprop import jit, simd
 from convprop.conv.geometry import ConvGeometry
 from convprop.simd import fill, move, outer, products, rows_for, store, totals, zeros
+from convprop.transpose import contiguous
 
 from ._layout import eps_lead
 
@@ -183,7 +184,7 @@ def forward(z: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     ``pt*Wp + pl`` on the padded grid."""
     wt = np.ascontiguousarray(w.transpose(1, 2, 3, 0))  # (C, kh, kw, O)
     x = np.empty((g.n, g.o, g.ho, g.wo), z.dtype)
-    return _correlate(np.ascontiguousarray(z), wt, g, g.pt * g.wp + g.pl, 0, 0, x)
+    return _correlate(contiguous(z), wt, g, g.pt * g.wp + g.pl, 0, 0, x)
 
 
 def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -192,7 +193,7 @@ def adjoint_input(eps: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray
     grid from its column ``pl``."""
     wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1))  # (O, kh, kw, C)
     delta = np.empty((g.n, g.c, g.h, g.w), eps.dtype)
-    return _correlate(np.ascontiguousarray(eps), wf, g, eps_lead(g), g.pt * g.wp, g.pl, delta)
+    return _correlate(contiguous(eps), wf, g, eps_lead(g), g.pt * g.wp, g.pl, delta)
 
 
 def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -203,7 +204,7 @@ def adjoint_weight(eps: np.ndarray, z: np.ndarray, g: ConvGeometry) -> np.ndarra
     chunks = max(1, min(jit.threads(), g.n))
     parts = np.empty((chunks, g.o, g.c, g.kh, g.kw), eps.dtype)
     gram = gram_kernel(rows, taps, simd.lanes(eps.dtype))
-    eps, z = np.ascontiguousarray(eps), np.ascontiguousarray(z)
+    eps, z = contiguous(eps), contiguous(z)
     most = GRAM_BYTES // (rows * eps.itemsize)
     gram(eps, z, g.wp, g.pt * g.wp + g.pl, g.dh, g.dw, most, np.zeros(rows, eps.dtype), parts)
     return parts.sum(axis=0) if chunks > 1 else parts[0]
