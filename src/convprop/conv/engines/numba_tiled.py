@@ -128,7 +128,6 @@ def gram_kernel(rows: int, taps: int, lanes: int) -> Callable:
         length = (lines + 1 - lines % 2) * 64 // z.itemsize
         blocks = (me + most - 1) // most
         block = ((me + blocks - 1) // blocks + lanes - 1) // lanes * lanes
-        blocks = (me + block - 1) // block
         ef, zf = eps.reshape(-1), z.reshape(-1)
         groups, columns = (o_ + rows - 1) // rows, (kw + taps - 1) // taps
         for t in jit.prange(chunks):
@@ -144,20 +143,21 @@ def gram_kernel(rows: int, taps: int, lanes: int) -> Callable:
                 for o in range(o_):
                     for i in range(ho):
                         move(e, o * me + i * wp, ef, ((n * o_ + o) * ho + i) * wo, wo)
-                for k in range(blocks * groups * c_ * kh * columns):
-                    q0 = k // (groups * c_ * kh * columns) * block
-                    o0 = min(k // (c_ * kh * columns) % groups * rows, o_ - rows)
-                    c, a = k // (kh * columns) % c_, k // columns % kh
-                    b0 = min(k % columns * taps, kw - taps)
-                    acc = fill(zero, 0, rows, taps)  # acc[o, b]: g_w[o0 + o, c, a, b0 + b]
-                    at = c * length + a * dh * wp + b0 * dw  # P[c, off(a, b0)]
-                    for q in range(q0, min(q0 + block, me), lanes):
-                        acc = products(acc, e, o0 * me + q, me, plane, at + q, dw)
-                    totals(acc, sums, 0, taps, 1)
-                    first = k // (c_ * kh * columns) % groups * rows - o0  # rows made already
-                    for o in range(first, rows):
-                        for b in range(k % columns * taps - b0, taps):
-                            part[o0 + o, c, a, b0 + b] += sums[o * taps + b]
+                for q0 in range(0, me, block):
+                    for r in range(groups):
+                        o0 = min(r * rows, o_ - rows)
+                        for c in range(c_):
+                            for a in range(kh):
+                                for col in range(columns):
+                                    b0 = min(col * taps, kw - taps)
+                                    acc = fill(zero, 0, rows, taps)  # g_w[o0 + o, c, a, b0 + b]
+                                    at = c * length + a * dh * wp + b0 * dw  # P[c, off(a, b0)]
+                                    for q in range(q0, min(q0 + block, me), lanes):
+                                        acc = products(acc, e, o0 * me + q, me, plane, at + q, dw)
+                                    totals(acc, sums, 0, taps, 1)
+                                    for o in range(r * rows - o0, rows):  # not made already
+                                        for b in range(col * taps - b0, taps):
+                                            part[o0 + o, c, a, b0 + b] += sums[o * taps + b]
 
     return gram
 
