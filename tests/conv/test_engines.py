@@ -349,6 +349,7 @@ def test_numpy_rule(zs, ws, padding, engine, monkeypatch):
         ((128, 1, 28, 28), (16, 1, 3, 3), 1, "numba_tiled"),  # ResNet-8's stem
         ((64, 16, 12, 12), (16, 16, 3, 3), 1, "numba_tiled"),  # small images, 168 positions
         ((64, 16, 10, 10), (16, 16, 3, 3), 1, "numba_batch_direct"),  # 120 positions
+        ((64, 32, 10, 10), (16, 32, 3, 3), 1, "numba_batch_direct"),  # 288 patch rows
         ((16, 64, 8, 8), (64, 64, 3, 3), 1, "numba_winograd"),  # small images too
         ((8, 128, 4, 4), (128, 128, 3, 3), 1, "numba_batch_last"),  # 4x4: no Winograd
         ((8, 6, 14, 14), (16, 6, 5, 5), 0, "numba_batch_last"),  # under a vector of images

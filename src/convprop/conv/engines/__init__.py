@@ -149,7 +149,7 @@ TILED_POSITIONS = 144  # positions per plane from which numba_tiled takes small 
 FFT_TAPS = 81  # kernels of more taps with 9 or more channels in and out: fft, not numba_tiled
 WINOGRAD_CHANNELS = 32  # channels in and out from which numba_winograd is picked (3x3)
 WINOGRAD_NUMPY_CHANNELS = 64  # from which winograd is, without Numba
-DIRECT_BATCH, DIRECT_ROWS = 16, 160  # numba_batch_direct: images (one vector), patch rows
+DIRECT_BATCH = 16  # images from which numba_batch_direct is picked (a vector's lanes)
 
 
 def auto_method(g: ConvGeometry) -> str:
@@ -196,14 +196,15 @@ def compiled_method(g: ConvGeometry) -> str | None:
       32x64x56x56 -> 128 3x3 s2 112 against 141; a strided 1x1 kernel slower, 128x16x28x28
       -> 32 7.1 against numba_batch_last's 6.2);
     * where the NumPy rule picks batch_last (a batch of small images, :func:`small_images`):
-      at stride 1 with 16 or more images and at most 160 patch rows (``C*kh*kw``: LeNet-2 has
-      150) numba_batch_direct again (the LeNet-5 step 3.76-3.89 -> 2.59-2.68 ms with both of
-      LeNet's layers on it, 2 BLAS threads, interleaved; LeNet-2 F+G at the public functions
-      2.02-2.25 -> 0.96-1.18 ms, PyTorch 0.98-1.00 in the same rounds; past those bounds
-      slower: 8x128x4x4 2.33 against 1.31, 16x64x8x8 2.04 against 1.89), else
-      numba_batch_last, the same GEMMs with a compiled col2im and strided packing (the
-      LeNet-5 step with both of LeNet's layers on it 4.36 -> 4.02 ms against both on
-      im2col);
+      at stride 1 with 16 or more images numba_batch_direct again (the LeNet-5 step 3.76-3.89
+      -> 2.59-2.68 ms with both of LeNet's layers on it, 2 BLAS threads, interleaved; LeNet-2
+      F+G at the public functions 2.02-2.25 -> 0.96-1.18 ms, PyTorch 0.98-1.00 in the same
+      rounds; against numba_batch_last with many patch rows, ``C*kh*kw``, once bounded at 160:
+      64x32x10x10 -> 16 1.33 ms against 3.94, 32x64x6x6 -> 64 1.39 against 2.75,
+      16x128x4x4 -> 64 0.81 against 1.39, 32x256x2x2 -> 256 3.5 against 7.1), else (under 16
+      images, 8x128x4x4: 1.50 against 1.53) numba_batch_last, the same GEMMs with a compiled
+      col2im and strided packing (the LeNet-5 step with both of LeNet's layers on it 4.36 ->
+      4.02 ms against both on im2col);
     * otherwise None: the BLAS engines of :func:`numpy_method`.
     """
     if not jit.available():
@@ -217,7 +218,7 @@ def compiled_method(g: ConvGeometry) -> str | None:
     if not g.wide and g.n >= DIRECT_BATCH and g.kh * g.kw > 1:
         return "numba_batch_direct"
     if numpy_method(g) == "batch_last":
-        direct = g.wide and g.n >= DIRECT_BATCH and g.c * g.kh * g.kw <= DIRECT_ROWS
+        direct = g.wide and g.n >= DIRECT_BATCH
         return "numba_batch_direct" if direct else "numba_batch_last"
     return None
 
