@@ -137,8 +137,9 @@ def test_results_are_fresh_arrays_not_scratch():
 @pytest.mark.parametrize("shape", [(5, 3, 7, 9), (64, 6, 14, 14), (2, 1, 1, 1)], ids=str)
 def test_batch_last_results_copied_in_blocks_are_c_order_copies(shape):
     """The public functions' C-contiguous copy of a batch-last result, in blocks of rows
-    (``_arguments.c_copy``), equals NumPy's copy, for (C*H*W) not a multiple of the block."""
-    from convprop.conv._arguments import c_copy
+    (``convprop.transpose.c_copy``), equals NumPy's copy, for (C*H*W) not a multiple of the
+    block."""
+    from convprop.transpose import c_copy
 
     n, c, h, w = shape
     a = np.random.default_rng(5).standard_normal((c, h, w, n)).transpose(3, 0, 1, 2)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convprop.transpose import c_copy
+
 from .geometry import ConvGeometry, _explicit_pads, _pair, conv2d_padding, geometry_of
 
 _SHAPES = {  # what each array may be: (one image, a batch)
@@ -85,26 +87,6 @@ def finish(a: np.ndarray, dtypes, single: bool, contiguous: bool = True) -> np.n
     if a.dtype == dtype and (a.flags.c_contiguous or not contiguous):
         return a
     return np.ascontiguousarray(a, dtype=dtype)
-
-
-TRANSPOSE_ROWS = 128  # rows of (C*H*W, N) per block of a batch-last array's copy
-
-
-def c_copy(a: np.ndarray) -> np.ndarray:
-    """A C-contiguous copy of ``a``. A batch-last ``(N, C, H, W)`` view of ``(C, H, W, N)``
-    memory (the batch-last engines' results) is copied as the transpose of ``(C*H*W, N)`` in
-    blocks of :data:`TRANSPOSE_ROWS` rows, each read and written in cache; NumPy's one copy
-    reads it ``4*N`` bytes apart for every number it writes (LeNet's first layer's x,
-    64x6x28x28 float32: 0.37 ms, against 0.15 in blocks; its second's, 64x16x10x10: 0.10 ms,
-    against 0.037)."""
-    t = a.transpose(1, 2, 3, 0) if a.ndim == 4 else a
-    if a.ndim != 4 or not t.flags.c_contiguous:
-        return a.copy()  # C order
-    out = np.empty(a.shape, a.dtype)
-    rows, flat = t.reshape(-1, a.shape[0]), out.reshape(a.shape[0], -1)  # (C*H*W, N), (N, ..)
-    for i in range(0, rows.shape[0], TRANSPOSE_ROWS):
-        flat[:, i : i + TRANSPOSE_ROWS] = rows[i : i + TRANSPOSE_ROWS].T
-    return out
 
 
 def check_exact(a: np.ndarray, b: np.ndarray, terms: int, what: str, extra: float = 0.0):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convprop.transpose import copy_into
+from convprop.transpose import contiguous
 
 
 def dense(a: np.ndarray) -> bool:
@@ -39,8 +39,10 @@ def as_layout(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """``a`` in the memory layout of ``ref`` (same shape): ``a`` itself, or one copy."""
     if same_layout(a, ref) or not dense(ref):
         return a
+    if ref.flags.c_contiguous:
+        return contiguous(a)  # batch-last to C order in cache-sized blocks
     out = np.empty_like(ref, dtype=a.dtype)
-    copy_into(out, a)
+    np.copyto(out, a)
     return out
 
 
